@@ -1,0 +1,33 @@
+# tailbench: `make demo` and `make test` set up .venv on first use.
+# torch is installed first and pinned (CPU build; a range would pull multi-GB CUDA wheels).
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+TORCH  := torch==2.13.0
+export TAILBENCH_DATA_DIR ?= $(abspath ../shared/data)
+
+.PHONY: install demo test test-all bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install $(TORCH)
+	$(PY) -m pip install -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/tailbench -m experiment=demo hydra/launcher=joblib
+
+test: install
+	$(PY) -m pytest -m "not slow" -q
+
+test-all: install
+	$(PY) -m pytest -q
+
+bench: install
+	@for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

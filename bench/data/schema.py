@@ -1,0 +1,303 @@
+"""Table schema: column kinds, target, sensitive columns and public knowledge.
+
+The schema is the single description of a table that every generator, metric
+and attack reads. Public bounds and category domains are *public* knowledge
+(declared in the dataset config from documentation, never measured on the
+training rows), so that differentially private generators can preprocess
+without spending privacy budget on them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import EmptyTableError, SchemaError
+
+KINDS = ("numerical", "categorical", "boolean", "datetime", "id")
+
+# SDV sdtypes that map onto our kinds (SDV Metadata JSON import).
+_SDV_KIND = {
+    "numerical": "numerical",
+    "categorical": "categorical",
+    "boolean": "boolean",
+    "datetime": "datetime",
+    "id": "id",
+}
+
+
+@dataclass
+class Schema:
+    """Description of one table.
+
+    Attributes:
+        name: dataset name used in results (``"adult"``).
+        columns: ordered mapping column -> kind, one of ``KINDS``.
+        target: the label column for TSTR/TRTR utility (categorical or boolean),
+            or None when the table has no prediction task.
+        sensitive: columns an attacker wants to infer (anonymeter inference).
+        quasi_identifiers: columns an attacker may know from elsewhere
+            (anonymeter linkability auxiliary columns).
+        bounds: public ``{column: (low, high)}`` for numerical columns.
+        domains: public ``{column: [categories]}`` for categorical columns,
+            stored as strings.
+        feature_exclude: columns dropped from utility features (e.g. a column
+            the target is derived from).
+        constraints: pandas ``DataFrame.eval`` expressions every valid row meets.
+        segments: named pandas ``DataFrame.query`` expressions (tail segments).
+    """
+
+    name: str
+    columns: dict[str, str]
+    target: str | None = None
+    sensitive: list[str] = field(default_factory=list)
+    quasi_identifiers: list[str] = field(default_factory=list)
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    domains: dict[str, list[str]] = field(default_factory=dict)
+    feature_exclude: list[str] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
+    segments: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.columns = dict(self.columns)
+        for col, kind in self.columns.items():
+            if kind not in KINDS:
+                raise SchemaError(
+                    f"column {col!r} has kind {kind!r}; expected one of {', '.join(KINDS)}"
+                )
+        names = set(self.columns)
+        if self.target is not None and self.target not in names:
+            raise SchemaError(f"target column {self.target!r} is not among the schema's columns")
+        if self.target is not None and self.columns[self.target] not in ("categorical", "boolean"):
+            raise SchemaError(
+                f"target column {self.target!r} has kind {self.columns[self.target]!r}; "
+                "tailbench's utility needs a categorical or boolean target"
+            )
+        for attr in ("sensitive", "quasi_identifiers", "feature_exclude"):
+            cols = list(getattr(self, attr) or [])
+            missing = [c for c in cols if c not in names]
+            if missing:
+                raise SchemaError(f"{attr} lists unknown column(s) {missing}")
+            setattr(self, attr, cols)
+        bounds = {}
+        for col, b in (self.bounds or {}).items():
+            if col not in names:
+                raise SchemaError(f"bounds given for unknown column {col!r}")
+            if self.columns[col] != "numerical":
+                raise SchemaError(f"bounds given for column {col!r} of kind {self.columns[col]!r}")
+            try:
+                lo, hi = float(b[0]), float(b[1])
+            except (TypeError, ValueError, IndexError) as exc:
+                raise SchemaError(f"bounds for column {col!r} must be [low, high], got {b!r}") from exc
+            if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+                raise SchemaError(f"bounds for column {col!r} must be finite with low < high, got {b!r}")
+            bounds[col] = (lo, hi)
+        self.bounds = bounds
+        domains = {}
+        for col, d in (self.domains or {}).items():
+            if col not in names:
+                raise SchemaError(f"domain given for unknown column {col!r}")
+            if self.columns[col] not in ("categorical", "boolean"):
+                raise SchemaError(f"domain given for column {col!r} of kind {self.columns[col]!r}")
+            if isinstance(d, (str, bytes)) or not hasattr(d, "__iter__") or len(list(d)) == 0:
+                raise SchemaError(f"domain for column {col!r} must be a non-empty list")
+            domains[col] = [_category_str(v) for v in d]
+        self.domains = domains
+        self.constraints = list(self.constraints or [])
+        self.segments = dict(self.segments or {})
+
+    # ----------------------------------------------------------------- views
+    def of_kind(self, *kinds: str) -> list[str]:
+        """Columns whose kind is one of ``kinds``, in table order."""
+        return [c for c, k in self.columns.items() if k in kinds]
+
+    @property
+    def numerical(self) -> list[str]:
+        return self.of_kind("numerical")
+
+    @property
+    def categorical(self) -> list[str]:
+        """Categorical and boolean columns."""
+        return self.of_kind("categorical", "boolean")
+
+    @property
+    def datetime(self) -> list[str]:
+        return self.of_kind("datetime")
+
+    @property
+    def modelled(self) -> list[str]:
+        """Columns a generator models (everything but ``id`` columns)."""
+        return [c for c, k in self.columns.items() if k != "id"]
+
+    # ------------------------------------------------------------- coercion
+    def coerce(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Check ``df`` against the schema and cast it to canonical dtypes.
+
+        Numerical -> float64 (integers kept as int64 when there is no NaN),
+        categorical -> object holding strings (NaN kept), boolean -> object
+        strings ``"True"``/``"False"``, datetime -> ``datetime64[ns]``.
+
+        Args:
+            df: table with at least the schema's columns (extra columns are dropped).
+        Returns:
+            A new DataFrame with exactly the schema's columns, in schema order.
+        Raises:
+            EmptyTableError: if ``df`` has no rows.
+            SchemaError: naming the column that is missing, all-NaN, or not
+                convertible to its declared kind.
+        """
+        if len(df.columns) == 0 or len(df) == 0:
+            raise EmptyTableError(f"dataset {self.name!r}: the table has no rows")
+        missing = [c for c in self.columns if c not in df.columns]
+        if missing:
+            raise SchemaError(
+                f"dataset {self.name!r}: column(s) {missing} declared in the schema are not in "
+                f"the table (table columns: {list(df.columns)[:20]})"
+            )
+        out = {}
+        for col, kind in self.columns.items():
+            s = df[col]
+            if s.isna().all():
+                raise SchemaError(f"dataset {self.name!r}: column {col!r} is entirely missing (all NaN)")
+            if kind == "numerical":
+                try:
+                    num = pd.to_numeric(s, errors="raise")
+                except (ValueError, TypeError) as exc:
+                    raise SchemaError(
+                        f"dataset {self.name!r}: column {col!r} is declared numerical but holds "
+                        f"non-numeric values ({exc})"
+                    ) from None
+                if pd.api.types.is_bool_dtype(num):
+                    num = num.astype(float)
+                out[col] = num.astype("int64") if (
+                    pd.api.types.is_integer_dtype(num) and not num.isna().any()
+                ) else num.astype("float64")
+            elif kind in ("categorical", "boolean", "id"):
+                out[col] = s.map(_category_str, na_action="ignore").astype(object)
+            elif kind == "datetime":
+                try:
+                    out[col] = pd.to_datetime(s, errors="raise")
+                except (ValueError, TypeError) as exc:
+                    raise SchemaError(
+                        f"dataset {self.name!r}: column {col!r} is declared datetime but does "
+                        f"not parse as dates ({exc})"
+                    ) from None
+        result = pd.DataFrame(out, index=df.index)
+        if self.target is not None:
+            n_classes = result[self.target].nunique(dropna=True)
+            if n_classes < 2:
+                raise SchemaError(
+                    f"dataset {self.name!r}: target column {self.target!r} has {n_classes} class(es); "
+                    "utility needs at least 2"
+                )
+        return result
+
+    # -------------------------------------------------------------- io
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], name: str | None = None) -> "Schema":
+        """Build a schema from a plain mapping (a Hydra ``schema:`` block).
+
+        Raises:
+            SchemaError: if ``columns`` is missing or a key is unknown.
+        """
+        d = dict(d)
+        if "columns" not in d or not d["columns"]:
+            raise SchemaError("schema needs a non-empty 'columns' mapping {column: kind}")
+        allowed = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - allowed
+        if unknown:
+            raise SchemaError(f"schema has unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+        if name is not None:
+            d.setdefault("name", name)
+        if "name" not in d:
+            d["name"] = "table"
+        d["columns"] = {str(k): str(v) for k, v in dict(d["columns"]).items()}
+        d["bounds"] = {k: tuple(v) for k, v in dict(d.get("bounds") or {}).items()}
+        d["domains"] = {k: list(v) for k, v in dict(d.get("domains") or {}).items()}
+        for key in ("sensitive", "quasi_identifiers", "feature_exclude", "constraints"):
+            d[key] = list(d.get(key) or [])
+        d["segments"] = dict(d.get("segments") or {})
+        return cls(**d)
+
+    @classmethod
+    def from_sdv_metadata(cls, metadata: str | Path | Mapping[str, Any], name: str | None = None,
+                          **extra: Any) -> "Schema":
+        """Build a schema from an SDV ``Metadata`` JSON (file path or dict).
+
+        Only column sdtypes are read; SDV's detected min/max or category lists
+        are never taken as public knowledge. Unknown sdtypes (PII such as
+        ``email``) become ``id`` columns, which generators do not model.
+
+        Raises:
+            SchemaError: if the JSON has no table or the file does not exist.
+        """
+        if isinstance(metadata, (str, Path)):
+            path = Path(metadata)
+            if not path.exists():
+                raise SchemaError(f"SDV metadata file {str(path)!r} does not exist")
+            metadata = json.loads(path.read_text())
+        md = dict(metadata)
+        if "tables" in md:
+            if not md["tables"]:
+                raise SchemaError("SDV metadata has no tables")
+            tname, table = next(iter(md["tables"].items()))
+        else:
+            tname, table = name or "table", md
+        cols = table.get("columns")
+        if not cols:
+            raise SchemaError(f"SDV metadata table {tname!r} has no columns")
+        kinds = {c: _SDV_KIND.get(spec.get("sdtype", ""), "id") for c, spec in cols.items()}
+        return cls.from_dict({"columns": kinds, **extra}, name=name or tname)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict (no data values other than public bounds/domains)."""
+        return {
+            "name": self.name,
+            "columns": dict(self.columns),
+            "target": self.target,
+            "sensitive": list(self.sensitive),
+            "quasi_identifiers": list(self.quasi_identifiers),
+            "bounds": {k: list(v) for k, v in self.bounds.items()},
+            "domains": {k: list(v) for k, v in self.domains.items()},
+            "feature_exclude": list(self.feature_exclude),
+            "constraints": list(self.constraints),
+            "segments": dict(self.segments),
+        }
+
+    def to_sdv_metadata(self) -> Any:
+        """An ``sdv.metadata.Metadata`` built from the declared kinds only.
+
+        Built from the schema instead of ``Metadata.detect_from_dataframes`` so
+        nothing measured on the real rows is presented as metadata.
+        """
+        from sdv.metadata import Metadata
+
+        columns = {}
+        for col, kind in self.columns.items():
+            if kind == "numerical":
+                columns[col] = {"sdtype": "numerical"}
+            elif kind == "datetime":
+                columns[col] = {"sdtype": "datetime"}
+            elif kind == "id":
+                columns[col] = {"sdtype": "id"}
+            else:
+                columns[col] = {"sdtype": "categorical"}
+        return Metadata.load_from_dict(
+            {"tables": {self.name: {"columns": columns}}, "METADATA_SPEC_VERSION": "V1"}
+        )
+
+
+def _category_str(v: Any) -> str:
+    """Canonical string for a category: 1.0 -> "1", True -> "True"."""
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    return str(v)

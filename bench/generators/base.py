@@ -1,0 +1,214 @@
+"""Generator protocol, privacy accounting record and registry.
+
+Every generator follows scikit-learn conventions: ``__init__`` only stores its
+keyword arguments, ``fit(train, schema)`` returns ``self``, fitted state ends in
+``_``, and ``random_state`` is resolved in ``fit``. Generators are built from
+Hydra configs (``_target_``) or by name through :func:`make_generator`, which
+also finds generators that outside packages register under the entry-point
+group ``tailbench.generators``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from bench.data.schema import Schema
+from bench.errors import GeneratorOutputError, UnknownGeneratorError
+
+ENTRY_POINT_GROUP = "tailbench.generators"
+
+
+@dataclass
+class PrivacySpent:
+    """What a differentially private generator's guarantee covers.
+
+    Attributes:
+        epsilon: epsilon spent (the accountant's value), ``inf`` for none.
+        delta: delta of the (epsilon, delta)-DP guarantee.
+        accountant: accountant that computed epsilon (``"prv"``, ``"rdp"``, ...).
+        scope: the parts of training the epsilon covers, e.g.
+            ``["sgd", "preprocessing:public", "sampling:poisson"]``.
+        full_scope: True only when nothing data-dependent escapes the accountant.
+        notes: anything that weakens the guarantee, in words.
+    """
+
+    epsilon: float
+    delta: float
+    accountant: str
+    scope: list[str] = field(default_factory=list)
+    full_scope: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """What tailbench needs from a synthetic-data generator."""
+
+    name: ClassVar[str]
+    epsilon: float | None
+    delta: float | None
+    random_state: int | None
+
+    def fit(self, train: pd.DataFrame, schema: Schema) -> "Generator": ...
+
+    def sample(self, n: int) -> pd.DataFrame: ...
+
+    def privacy_spent(self) -> PrivacySpent | None: ...
+
+
+class BaseGenerator:
+    """Convenience base for tailbench's own generators (non-DP by default).
+
+    Subclasses implement ``_fit(train)`` and ``_sample(n, rng)``; this class
+    stores the schema, resolves the seed and checks the output contract.
+    """
+
+    name: ClassVar[str] = "base"
+    epsilon: float | None = None
+    delta: float | None = None
+
+    def __init__(self, random_state: int | None = None) -> None:
+        self.random_state = random_state
+
+    def fit(self, train: pd.DataFrame, schema: Schema) -> "BaseGenerator":
+        """Fit on the training split.
+
+        Args:
+            train: (n, d) table coerced to ``schema``.
+            schema: the table's schema.
+        Returns:
+            self.
+        """
+        self.schema_ = schema
+        self.columns_ = list(train.columns)
+        self.dtypes_ = train.dtypes
+        self.seed_ = resolve_seed(self.random_state)
+        self.rng_ = np.random.default_rng(self.seed_)
+        seed_everything(self.seed_)
+        self._fit(train)
+        return self
+
+    def sample(self, n: int) -> pd.DataFrame:
+        """Draw ``n`` synthetic rows with the training table's columns.
+
+        Raises:
+            ValueError: if ``n`` is not a positive integer.
+            RuntimeError: if called before ``fit``.
+        """
+        if not hasattr(self, "rng_"):
+            raise RuntimeError(f"{type(self).__name__}.sample called before fit")
+        if int(n) < 1:
+            raise ValueError(f"sample(n) needs n >= 1, got {n}")
+        out = self._sample(int(n))
+        return out[self.columns_].reset_index(drop=True)
+
+    def privacy_spent(self) -> PrivacySpent | None:
+        return None
+
+    def _fit(self, train: pd.DataFrame) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _sample(self, n: int) -> pd.DataFrame:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def resolve_seed(random_state: int | None) -> int:
+    """An int seed: ``random_state`` itself, or a fresh one when it is None."""
+    if random_state is None:
+        return int(np.random.SeedSequence().entropy % (2**31))
+    return int(random_state)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy's legacy global RNG and torch (if imported)."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+
+
+def check_output(synthetic: pd.DataFrame, n: int, schema: Schema, generator: str) -> pd.DataFrame:
+    """Validate a generator's output against the contract and coerce its dtypes.
+
+    Raises:
+        GeneratorOutputError: wrong row count, missing or extra columns, or a
+            column that is entirely NaN while the schema expects values.
+    """
+    if not isinstance(synthetic, pd.DataFrame):
+        raise GeneratorOutputError(f"generator {generator!r} returned {type(synthetic).__name__}, "
+                                   "expected a pandas DataFrame")
+    if len(synthetic) != n:
+        raise GeneratorOutputError(f"generator {generator!r} returned {len(synthetic)} rows, asked for {n}")
+    missing = [c for c in schema.columns if c not in synthetic.columns]
+    extra = [c for c in synthetic.columns if c not in schema.columns]
+    if missing or extra:
+        raise GeneratorOutputError(
+            f"generator {generator!r} returned the wrong columns: missing {missing}, unexpected {extra}"
+        )
+    try:
+        return schema.coerce(synthetic)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the generator named
+        raise GeneratorOutputError(f"generator {generator!r} output breaks the schema: {exc}") from exc
+
+
+# ------------------------------------------------------------------ registry
+_REGISTRY: dict[str, type] = {}
+
+
+def register(name: str):
+    """Class decorator: make a generator constructible by ``name``."""
+
+    def deco(cls):
+        _REGISTRY[name] = cls
+        cls.name = name
+        return cls
+
+    return deco
+
+
+def available_generators() -> list[str]:
+    """Names of built-in and entry-point generators."""
+    _load_builtins()
+    names = set(_REGISTRY)
+    names.update(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+    return sorted(names)
+
+
+def generator_class(name: str) -> type:
+    """The class registered under ``name`` (built-in or entry point).
+
+    Raises:
+        UnknownGeneratorError: naming the unknown generator and the available ones.
+    """
+    _load_builtins()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            return ep.load()
+    raise UnknownGeneratorError(
+        f"unknown generator {name!r}; available: {', '.join(available_generators())}"
+    )
+
+
+def make_generator(name: str, **kwargs: Any) -> Generator:
+    """Build a generator by registered name (see :func:`generator_class`)."""
+    return generator_class(name)(**kwargs)
+
+
+def _load_builtins() -> None:
+    import bench.generators.baselines  # noqa: F401
+    import bench.generators.sdv  # noqa: F401

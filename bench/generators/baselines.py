@@ -1,0 +1,107 @@
+"""Baseline generators: the reference points every comparison needs.
+
+* ``identity``: releases real training rows, the no-privacy upper bound on
+  fidelity and the worst case for privacy.
+* ``independent``: each column drawn from its own empirical marginal, so
+  column shapes are kept and every correlation is broken.
+* ``faker``: format-realistic values with Faker (right kinds and ranges, no
+  relation to the real distribution), the negative control.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bench.generators.base import BaseGenerator, register
+
+
+@register("identity")
+class IdentityGenerator(BaseGenerator):
+    """Returns real training rows (without replacement while ``n <= len(train)``).
+
+    Not a privacy-preserving generator: it is the upper bound for fidelity and
+    the lower bound for privacy that every attack must detect.
+    """
+
+    def _fit(self, train: pd.DataFrame) -> None:
+        self.train_ = train.reset_index(drop=True)
+
+    def _sample(self, n: int) -> pd.DataFrame:
+        replace = n > len(self.train_)
+        idx = self.rng_.choice(len(self.train_), size=n, replace=replace)
+        return self.train_.iloc[idx]
+
+
+@register("independent")
+class IndependentGenerator(BaseGenerator):
+    """Samples each column independently from its empirical marginal (with replacement).
+
+    Keeps every column shape (including missing-value rates) while breaking all
+    dependence between columns.
+    """
+
+    def _fit(self, train: pd.DataFrame) -> None:
+        self.values_ = {c: train[c].to_numpy() for c in train.columns}
+
+    def _sample(self, n: int) -> pd.DataFrame:
+        return pd.DataFrame({c: v[self.rng_.integers(0, len(v), size=n)]
+                             for c, v in self.values_.items()})
+
+
+@register("faker")
+class FakerGenerator(BaseGenerator):
+    """Format-realistic values per column kind from Faker; the negative control.
+
+    Numerical columns: uniform integers or floats within the schema's public
+    bounds (or the training min/max when none are declared); integer columns
+    stay integers. Categorical/boolean: a uniform choice from the public domain
+    (or the training categories). Datetime: uniform between the training
+    extremes. ``id``: UUIDs. No dependence on the real distribution.
+
+    Args:
+        locale: Faker locale.
+        random_state: seed for Faker.
+    """
+
+    def __init__(self, locale: str = "en_US", random_state: int | None = None) -> None:
+        super().__init__(random_state=random_state)
+        self.locale = locale
+
+    def _fit(self, train: pd.DataFrame) -> None:
+        from faker import Faker
+
+        self.faker_ = Faker(self.locale)
+        self.faker_.seed_instance(self.seed_)
+        sch = self.schema_
+        self.spec_ = {}
+        for col, kind in sch.columns.items():
+            s = train[col]
+            if kind == "numerical":
+                lo, hi = sch.bounds.get(col, (float(s.min()), float(s.max())))
+                is_int = pd.api.types.is_integer_dtype(s) or bool(
+                    np.all(np.mod(s.dropna().to_numpy(float), 1) == 0))
+                self.spec_[col] = ("int", int(np.ceil(lo)), int(np.floor(hi))) if is_int else ("float", lo, hi)
+            elif kind in ("categorical", "boolean"):
+                dom = sch.domains.get(col) or sorted(s.dropna().astype(str).unique())
+                self.spec_[col] = ("choice", list(dom))
+            elif kind == "datetime":
+                self.spec_[col] = ("datetime", s.min().to_pydatetime(), s.max().to_pydatetime())
+            else:
+                self.spec_[col] = ("uuid",)
+
+    def _sample(self, n: int) -> pd.DataFrame:
+        f = self.faker_
+        out = {}
+        for col, spec in self.spec_.items():
+            if spec[0] == "int":
+                out[col] = [f.pyint(min_value=spec[1], max_value=spec[2]) for _ in range(n)]
+            elif spec[0] == "float":
+                out[col] = [f.pyfloat(min_value=spec[1], max_value=spec[2]) for _ in range(n)]
+            elif spec[0] == "choice":
+                out[col] = [f.random_element(spec[1]) for _ in range(n)]
+            elif spec[0] == "datetime":
+                out[col] = [f.date_time_between(start_date=spec[1], end_date=spec[2]) for _ in range(n)]
+            else:
+                out[col] = [f.uuid4() for _ in range(n)]
+        return pd.DataFrame(out)

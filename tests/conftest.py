@@ -1,0 +1,62 @@
+"""Shared fixtures: the embedded fair table and UCI Adult from $TAILBENCH_DATA_DIR."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench.data.loaders import DATA_DIR_ENV, load_adult, load_fair
+
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / "conf"
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def dataset_cfg(name: str, **overrides) -> dict:
+    """The dataset config file as keyword arguments for its loader."""
+    cfg = yaml.safe_load((CONF / "dataset" / f"{name}.yaml").read_text())
+    cfg.pop("_target_", None)
+    if "data_dir" in cfg:
+        cfg["data_dir"] = None
+    cfg.update(overrides)
+    return cfg
+
+
+def adult_data_dir() -> str | None:
+    """$TAILBENCH_DATA_DIR, or ../shared/data beside the checkout when it exists."""
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return env
+    guess = ROOT.parent / "shared" / "data"
+    return str(guess) if (guess / "adult" / "adult.data").exists() else None
+
+
+@pytest.fixture(scope="session")
+def adult_dir() -> str:
+    d = adult_data_dir()
+    if d is None:
+        pytest.skip(f"UCI Adult not available: set {DATA_DIR_ENV} to the folder holding adult/")
+    return d
+
+
+@pytest.fixture(scope="session")
+def adult(adult_dir):
+    """Full UCI Adult (48,842 rows)."""
+    return load_adult(**dataset_cfg("adult", data_dir=adult_dir))
+
+
+@pytest.fixture(scope="session")
+def adult_small(adult_dir):
+    """UCI Adult capped at 4,000 rows (stratified)."""
+    return load_adult(**dataset_cfg("adult", data_dir=adult_dir, max_rows=4000))
+
+
+@pytest.fixture(scope="session")
+def fair():
+    return load_fair(**dataset_cfg("fair"))
