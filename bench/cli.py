@@ -264,7 +264,15 @@ def main(cfg: DictConfig) -> float | None:
         outdir = Path(HydraConfig.get().runtime.output_dir)
     except ValueError:
         outdir = Path(cfg.paths.results_dir) / "runs" / uuid.uuid4().hex[:8]
-    record = run_cell(cfg, outdir)
+    task = str(cfg.get("task", "cell"))
+    if task == "collapse":
+        from bench.collapse import run_collapse
+
+        record = run_collapse(cfg, outdir)
+    elif task == "cell":
+        record = run_cell(cfg, outdir)
+    else:
+        raise ConfigError(f"task={task!r} is unknown; use cell or collapse")
     if HydraConfig.get().mode.name == "RUN":
         from bench.results import aggregate
 
