@@ -188,6 +188,7 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
             record["split_sizes"] = splits.sizes()
             gen = build_generator(gen_cfg, seed)
             record["generator"] = getattr(gen, "name", record["generator"])
+            record["epsilon"] = _eps(getattr(gen, "epsilon", None))
             n = int(cfg.run.get("n_synthetic") or len(splits.train))
             t0 = time.perf_counter()
             gen.fit(splits.train, dataset.schema)
@@ -210,6 +211,8 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
             record["timings"]["family_s"] = family_s
             if family_errors:
                 record["metric_errors"] = family_errors
+            # Families may add run-level details (no real records), e.g. worst pairs by name.
+            record.update(ctx.cache.get("run_record", {}))
             record["status"] = "ok"
     except RunTimeout as exc:
         record["status"] = "timeout"
