@@ -1,0 +1,118 @@
+"""The Hydra app end to end: configs compose, cells write records, sweeps aggregate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from bench.cli import CONF_DIR, run_cell
+from bench.results import aggregate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cfg(*overrides: str):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+@pytest.mark.parametrize("group", ["dataset", "generator", "evaluation", "attacks", "experiment"])
+def test_every_config_in_every_group_composes(group):
+    for path in sorted((Path(CONF_DIR) / group).glob("*.yaml")):
+        cfg = _cfg(f"{group}={path.stem}")
+        assert cfg.generator and cfg.dataset.name, path
+
+
+def test_every_generator_config_instantiates():
+    from bench.cli import build_generator
+
+    for path in sorted((Path(CONF_DIR) / "generator").glob("*.yaml")):
+        cfg = _cfg(f"generator={path.stem}")
+        gen = build_generator(cfg.generator, 0)
+        assert hasattr(gen, "fit") and hasattr(gen, "sample"), path.stem
+
+
+def test_fair_dataset_config_instantiates():
+    d = instantiate(_cfg().dataset, _convert_="all")
+    assert d.name == "fair" and len(d.frame) == 6366
+
+
+def test_run_cell_writes_record_and_long_metrics(tmp_path):
+    rec = run_cell(_cfg("generator=independent", "dataset.max_rows=1500"), tmp_path)
+    assert rec["status"] == "ok", rec["error"]
+    on_disk = json.loads((tmp_path / "run.json").read_text())
+    assert on_disk["config_hash"] == rec["config_hash"] and on_disk["dataset_fingerprint"]
+    assert set(on_disk["timings"]) >= {"fit_s", "sample_s", "eval_s"}
+    m = pd.read_parquet(tmp_path / "metrics.parquet")
+    assert list(m.columns) == ["run_id", "dataset", "generator", "epsilon", "seed", "family", "metric",
+                               "subgroup", "value", "ci_low", "ci_high", "direction"]
+    assert {"fidelity.column_shapes", "fidelity.pair_trends", "utility.tstr_auc",
+            "utility.tstr_trtr_ratio", "cost.fit_s"} <= set(m["metric"])
+    assert set(m["direction"]) <= {"maximize", "minimize"}
+
+
+@pytest.mark.parametrize("target,error", [
+    ("tests.planted.RaisingGenerator", "planted failure in fit"),
+    ("tests.planted.NaNGenerator", "entirely missing"),
+    ("tests.planted.WrongColumnsGenerator", "wrong columns"),
+])
+def test_a_failing_generator_becomes_a_failed_row(tmp_path, target, error):
+    rec = run_cell(_cfg("dataset.max_rows=600", f"generator._target_={target}"), tmp_path)
+    assert rec["status"] == "failed" and error in rec["error"]
+    assert json.loads((tmp_path / "run.json").read_text())["status"] == "failed"
+
+
+def test_target_not_in_table_is_a_named_failure(tmp_path):
+    rec = run_cell(_cfg("generator=identity", "dataset.schema.target=nope"), tmp_path)
+    assert rec["status"] == "failed"
+    assert "SchemaError" in rec["error"] and "'nope'" in rec["error"]
+
+
+def test_missing_adult_files_fail_with_the_place_to_put_them(tmp_path):
+    rec = run_cell(_cfg("dataset=adult", f"dataset.data_dir={tmp_path}"), tmp_path / "run")
+    assert rec["status"] == "failed" and "DataNotFoundError" in rec["error"]
+    assert "archive.ics.uci.edu" in rec["error"]
+
+
+def _tailbench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_multirun_sweep_aggregates_and_isolates_failures(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = _tailbench("-m", "generator=identity,independent,faker", "seed=0,1", "dataset.max_rows=800",
+                      "evaluation.utility.models=[hgb]", f"hydra.sweep.dir={sweep}", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| fair | independent |" in proc.stdout
+    table = pd.read_csv(sweep / "comparison.csv")
+    assert set(table["generator"]) == {"identity", "independent", "faker"}
+    assert (table["runs"] == "2/2").all()
+    assert "±" in table.filter(like="shapes").iloc[0, 0]
+    # A failed job joins the sweep as a row; re-aggregation picks it up.
+    run_cell(_cfg("dataset.max_rows=600", "generator._target_=tests.planted.RaisingGenerator"), sweep / "9")
+    text = aggregate(sweep, quiet=True)
+    md = (sweep / "comparison.md").read_text()
+    assert "Failed runs" in md and "planted failure in fit" in md
+    assert len(text) == 4
+
+
+def test_unknown_generator_on_the_command_line_is_named(tmp_path):
+    proc = _tailbench("generator=nope", f"hydra.run.dir={tmp_path}", cwd=ROOT)
+    assert proc.returncode != 0
+    assert "generator/nope" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_tailbench_report_reaggregates(tmp_path):
+    run_cell(_cfg("generator=independent", "dataset.max_rows=600"), tmp_path / "0")
+    proc = subprocess.run([sys.executable, "-m", "bench.report.cli", str(tmp_path)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "| fair | independent |" in proc.stdout and (tmp_path / "comparison.md").exists()

@@ -1,0 +1,64 @@
+"""One contract test run against every generator config (as sklearn's check_estimator)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from omegaconf import OmegaConf
+
+from bench.cli import build_generator
+from bench.errors import UnknownGeneratorError
+from bench.generators import available_generators, check_output, make_generator
+
+CONF = Path(__file__).resolve().parent.parent / "conf" / "generator"
+CONFIGS = sorted(p.stem for p in CONF.glob("*.yaml"))
+FAST = {"epochs": 2}  # contract, not quality: trained generators run two epochs
+
+
+def _build(name: str, seed: int):
+    cfg = OmegaConf.load(CONF / f"{name}.yaml")
+    cfg.random_state = seed
+    for k, v in FAST.items():
+        if k in cfg:
+            cfg[k] = v
+    if "verbose" in cfg:
+        cfg.verbose = False
+    return build_generator(cfg, seed)
+
+
+@pytest.fixture(scope="module")
+def fair_small(fair):
+    from bench.data.loaders import Dataset
+
+    frame = fair.frame.sample(n=1200, random_state=0).sort_index()
+    return Dataset(name="fair", frame=frame, schema=fair.schema, split=fair.split).splits().train
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_generator_contract(name, fair, fair_small):
+    schema = fair.schema
+    gen = _build(name, seed=3)
+    assert gen.fit(fair_small, schema) is gen
+    out = gen.sample(250)
+    assert isinstance(out, pd.DataFrame) and len(out) == 250
+    assert list(out.columns) == list(schema.columns)
+    checked = check_output(out, 250, schema, name)  # kinds convert without error
+    for col in schema.numerical:
+        assert pd.api.types.is_numeric_dtype(checked[col]), col
+    for col in schema.categorical:
+        assert checked[col].dropna().map(type).eq(str).all(), col
+    again = _build(name, seed=3).fit(fair_small, schema).sample(250)
+    pd.testing.assert_frame_equal(out, again, obj=f"{name}: same seed, same output")
+
+
+def test_every_registered_generator_has_a_config():
+    assert set(available_generators()) <= set(CONFIGS)
+
+
+def test_unknown_generator_is_a_named_error():
+    with pytest.raises(UnknownGeneratorError, match="unknown generator 'nope'.*identity"):
+        make_generator("nope")
+    with pytest.raises(UnknownGeneratorError, match="cannot be imported"):
+        build_generator({"_target_": "bench.generators.nope.Missing"}, 0)
