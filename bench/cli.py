@@ -37,7 +37,8 @@ from bench import __version__
 from bench.errors import ConfigError, TailbenchError, UnknownGeneratorError
 from bench.evaluate import EvalContext, evaluate
 from bench.generators.base import available_generators, check_output, generator_class
-from bench.results import atomic_write_text, metric, write_run
+from bench.cache import Cache, fit_key
+from bench.results import metric, read_run, write_run
 
 log = logging.getLogger("tailbench")
 
@@ -177,6 +178,15 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
         "error": None,
         "timings": {},
     }
+    previous = read_run(outdir / "run.json")
+    if (cfg.run.get("resume", True) and previous and previous.get("status") == "ok"
+            and previous.get("config_hash") == record["config_hash"]
+            and (outdir / "metrics.parquet").exists()):
+        log.info("skipping %s: finished with the same config (run %s)", outdir, previous.get("run_id"))
+        return previous
+    quiet_library_loggers()
+    cache = Cache(cfg.cache.dir, refresh=bool(cfg.cache.get("refresh", False)),
+                  enabled=bool(cfg.cache.get("enabled", True)))
     rows: list[dict] = []
     t_start = time.perf_counter()
     try:
@@ -184,23 +194,41 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
             dataset = instantiate(cfg.dataset, _convert_="all")
             record["dataset"] = dataset.name
             record["dataset_fingerprint"] = dataset.fingerprint
-            splits = dataset.splits()
+            splits = cache.splits(dataset)
             record["split_sizes"] = splits.sizes()
             gen = build_generator(gen_cfg, seed)
             record["generator"] = getattr(gen, "name", record["generator"])
             record["epsilon"] = _eps(getattr(gen, "epsilon", None))
             n = int(cfg.run.get("n_synthetic") or len(splits.train))
-            t0 = time.perf_counter()
-            gen.fit(splits.train, dataset.schema)
-            record["timings"]["fit_s"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            synthetic = check_output(gen.sample(n), n, dataset.schema, record["generator"])
-            record["timings"]["sample_s"] = time.perf_counter() - t0
-            spent = gen.privacy_spent() if hasattr(gen, "privacy_spent") else None
+            key = fit_key(dataset.fingerprint, _container(gen_cfg, seed), seed, n)
+            hit = cache.load_synthetic(key) if getattr(gen, "cacheable", True) else None
+            if hit is not None:
+                synthetic = dataset.schema.coerce(hit[0])
+                meta = hit[1]
+                record["cache"] = {"synthetic": "hit", "key": key}
+                record["timings"].update({k: meta[k] for k in ("fit_s", "sample_s") if k in meta})
+                record["timings"]["cached"] = True
+                spent = meta.get("privacy")
+                fitted = None
+            else:
+                t0 = time.perf_counter()
+                gen.fit(splits.train, dataset.schema)
+                record["timings"]["fit_s"] = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                synthetic = check_output(gen.sample(n), n, dataset.schema, record["generator"])
+                record["timings"]["sample_s"] = time.perf_counter() - t0
+                ps = gen.privacy_spent() if hasattr(gen, "privacy_spent") else None
+                spent = ps.to_dict() if ps is not None else None
+                fitted = gen
+                if getattr(gen, "cacheable", True):
+                    cache.store_synthetic(key, synthetic, {**{k: record["timings"][k] for k in ("fit_s", "sample_s")},
+                                                           "privacy": spent, "generator": record["generator"]})
+                    record["cache"] = {"synthetic": "stored", "key": key}
             if spent is not None:
-                record.update(epsilon_spent=spent.epsilon, delta=spent.delta, accountant=spent.accountant,
-                              dp_scope=spent.scope, dp_full_scope=spent.full_scope, dp_notes=spent.notes)
-            ctx = EvalContext(dataset=dataset, splits=splits, synthetic=synthetic, seed=seed, generator=gen,
+                record.update(epsilon_spent=spent["epsilon"], delta=spent["delta"],
+                              accountant=spent["accountant"], dp_scope=spent["scope"],
+                              dp_full_scope=spent["full_scope"], dp_notes=spent.get("notes", []))
+            ctx = EvalContext(dataset=dataset, splits=splits, synthetic=synthetic, seed=seed, generator=fitted,
                               generator_factory=lambda: build_generator(gen_cfg, seed))
             settings = {**OmegaConf.to_container(cfg.evaluation, resolve=True)}
             if "attacks" in cfg and cfg.attacks is not None:
@@ -235,6 +263,18 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
     log.info("run %s: %s (%s x %s, seed %s) in %.1fs", record["run_id"], record["status"],
              record["dataset"], record["generator"], seed, record["timings"]["total_s"])
     return record
+
+
+def _container(gen_cfg: Any, seed: int) -> dict[str, Any]:
+    d = OmegaConf.to_container(gen_cfg, resolve=True) if isinstance(gen_cfg, DictConfig) else dict(gen_cfg)
+    d.setdefault("random_state", seed)
+    return d
+
+
+def quiet_library_loggers() -> None:
+    """SDV and RDT log every fit at INFO; keep job logs to tailbench's own lines."""
+    for name in ("sdv", "rdt", "copulas", "SingleTableSynthesizer", "MultiTableSynthesizer", "ctgan"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _eps(v: Any) -> float | None:

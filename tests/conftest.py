@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -13,6 +14,9 @@ from bench.data.loaders import DATA_DIR_ENV, load_adult, load_fair
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
+
+# Tests never touch the user's cache: a fresh folder per test session.
+os.environ["TAILBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="tailbench-cache-")
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 warnings.filterwarnings("ignore", category=FutureWarning)

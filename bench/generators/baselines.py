@@ -24,6 +24,8 @@ class IdentityGenerator(BaseGenerator):
     the lower bound for privacy that every attack must detect.
     """
 
+    cacheable = False  # its output is real rows: never written to the synthetic cache
+
     def _fit(self, train: pd.DataFrame) -> None:
         self.train_ = train.reset_index(drop=True)
 

@@ -1,0 +1,83 @@
+"""Sweeps that survive: cache, resume after SIGKILL, timeouts, atomic records."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from hydra import compose, initialize_config_dir
+
+from bench.cli import CONF_DIR, run_cell
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cfg(*overrides: str):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def test_rescoring_reuses_the_cached_synthetic_table(tmp_path):
+    over = ["generator=gaussian_copula", "dataset.max_rows=1500", f"cache.dir={tmp_path / 'cache'}"]
+    cold = run_cell(_cfg(*over), tmp_path / "a")
+    assert cold["status"] == "ok" and cold["cache"]["synthetic"] == "stored"
+    # new evaluation settings (a re-score): same synthetic table, no refit
+    warm = run_cell(_cfg(*over, "evaluation.utility.models=[hgb]"), tmp_path / "b")
+    assert warm["cache"]["synthetic"] == "hit" and warm["timings"]["cached"] is True
+    a = pd.read_parquet(tmp_path / "a" / "metrics.parquet").set_index(["metric", "subgroup"])["value"]
+    b = pd.read_parquet(tmp_path / "b" / "metrics.parquet").set_index(["metric", "subgroup"])["value"]
+    assert a["fidelity.column_shapes", "all"] == b["fidelity.column_shapes", "all"]
+    refreshed = run_cell(_cfg(*over, "cache.refresh=true"), tmp_path / "c")
+    assert refreshed["cache"]["synthetic"] == "stored"
+
+
+def test_identity_output_is_never_cached(tmp_path):
+    rec = run_cell(_cfg("generator=identity", "dataset.max_rows=600", f"cache.dir={tmp_path}"), tmp_path / "r")
+    assert rec["status"] == "ok" and "cache" not in rec
+    assert not list(tmp_path.glob("synthetic/*"))
+
+
+def test_finished_cell_is_skipped_and_changed_config_reruns(tmp_path):
+    first = run_cell(_cfg("generator=independent", "dataset.max_rows=600"), tmp_path)
+    again = run_cell(_cfg("generator=independent", "dataset.max_rows=600"), tmp_path)
+    assert again["run_id"] == first["run_id"]
+    changed = run_cell(_cfg("generator=independent", "dataset.max_rows=700"), tmp_path)
+    assert changed["run_id"] != first["run_id"] and changed["status"] == "ok"
+
+
+def test_timeout_becomes_a_row(tmp_path):
+    rec = run_cell(_cfg("dataset.max_rows=600", "generator._target_=tests.planted.SlowGenerator",
+                        "run.timeout_s=1"), tmp_path)
+    assert rec["status"] == "timeout" and "timeout_s=1" in rec["error"]
+    assert json.loads((tmp_path / "run.json").read_text())["status"] == "timeout"
+
+
+def test_killed_sweep_resumes_without_losing_finished_cells(tmp_path):
+    sweep = tmp_path / "sweep"
+    args = [sys.executable, "-m", "bench.cli", "-m", "generator=independent,faker,gaussian_copula",
+            "seed=0,1", "dataset.max_rows=1000", "evaluation.utility.models=[hgb]",
+            f"hydra.sweep.dir={sweep}", f"cache.dir={tmp_path / 'cache'}"]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list(sweep.glob("*/run.json"))) < 2:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # SIGKILL mid-sweep: no cleanup runs
+    proc.wait()
+    done_before = {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("*/run.json")}
+    assert 2 <= len(done_before) < 6, "the sweep should be killed part-way"
+    assert all(r["status"] == "ok" for r in done_before.values())  # no torn record is read as valid
+    res = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    after = {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("*/run.json")}
+    assert len(after) == 6 and all(r["status"] == "ok" for r in after.values())
+    for job, rec in done_before.items():
+        assert after[job]["run_id"] == rec["run_id"], f"job {job} was recomputed"
+    table = pd.read_csv(sweep / "comparison.csv")
+    assert (table["runs"] == "2/2").all()
