@@ -30,7 +30,7 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import get_class, instantiate
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from bench import __version__
@@ -38,6 +38,7 @@ from bench.errors import ConfigError, TailbenchError, UnknownGeneratorError
 from bench.evaluate import EvalContext, evaluate
 from bench.generators.base import available_generators, check_output, generator_class
 from bench.cache import Cache, fit_key
+from bench.data.loaders import load_dataset
 from bench.results import metric, read_run, write_run
 
 log = logging.getLogger("tailbench")
@@ -191,7 +192,7 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
     t_start = time.perf_counter()
     try:
         with deadline(cfg.run.get("timeout_s")):
-            dataset = instantiate(cfg.dataset, _convert_="all")
+            dataset = load_dataset(OmegaConf.to_container(cfg.dataset, resolve=True))
             record["dataset"] = dataset.name
             record["dataset_fingerprint"] = dataset.fingerprint
             splits = cache.splits(dataset)

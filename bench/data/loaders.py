@@ -96,6 +96,28 @@ def _schema(schema: Schema | Mapping[str, Any], name: str) -> Schema:
     return schema if isinstance(schema, Schema) else Schema.from_dict(schema, name=name)
 
 
+def load_dataset(cfg: Mapping[str, Any]) -> Dataset:
+    """Build a dataset from its config (``_target_`` = a loader, other keys its arguments).
+
+    Called directly rather than through ``hydra.utils.instantiate`` so that a
+    loader's named error reaches the run record unwrapped.
+
+    Raises:
+        ConfigError: if ``_target_`` is missing or not importable.
+    """
+    from hydra.utils import get_method
+
+    d = dict(cfg)
+    target = d.pop("_target_", None)
+    if not target:
+        raise ConfigError("dataset config needs a `_target_` loader, e.g. bench.data.loaders.load_fair")
+    try:
+        fn = get_method(target)
+    except Exception as exc:  # noqa: BLE001
+        raise ConfigError(f"dataset loader {target!r} cannot be imported ({exc})") from None
+    return fn(**d)
+
+
 # --------------------------------------------------------------------- fair
 def load_fair(*, schema: Mapping[str, Any], name: str = "fair", max_rows: int | None = None,
               split: Mapping[str, Any] | None = None) -> Dataset:

@@ -20,6 +20,7 @@ import pandas as pd
 from bench.errors import EmptyTableError, SchemaError
 
 KINDS = ("numerical", "categorical", "boolean", "datetime", "id")
+ID_LIKE_MIN_ROWS = 50  # a categorical column unique on this many rows or more is an identifier
 
 # SDV sdtypes that map onto our kinds (SDV Metadata JSON import).
 _SDV_KIND = {
@@ -165,13 +166,13 @@ class Schema:
             if s.isna().all():
                 raise SchemaError(f"dataset {self.name!r}: column {col!r} is entirely missing (all NaN)")
             if kind == "numerical":
-                try:
-                    num = pd.to_numeric(s, errors="raise")
-                except (ValueError, TypeError) as exc:
+                num = pd.to_numeric(s, errors="coerce")
+                bad = num.isna() & s.notna()
+                if bad.any():  # the value itself is not printed: it may be a real record's
                     raise SchemaError(
                         f"dataset {self.name!r}: column {col!r} is declared numerical but holds "
-                        f"non-numeric values ({exc})"
-                    ) from None
+                        f"{int(bad.sum())} non-numeric value(s), first at row {bad.idxmax()!r}"
+                    )
                 if pd.api.types.is_bool_dtype(num):
                     num = num.astype(float)
                 out[col] = num.astype("int64") if (
@@ -179,14 +180,22 @@ class Schema:
                 ) else num.astype("float64")
             elif kind in ("categorical", "boolean", "id"):
                 out[col] = s.map(_category_str, na_action="ignore").astype(object)
-            elif kind == "datetime":
-                try:
-                    out[col] = pd.to_datetime(s, errors="raise")
-                except (ValueError, TypeError) as exc:
+                n_valid = int(s.notna().sum())
+                if kind == "categorical" and n_valid >= ID_LIKE_MIN_ROWS and s.nunique() == n_valid:
                     raise SchemaError(
-                        f"dataset {self.name!r}: column {col!r} is declared datetime but does "
-                        f"not parse as dates ({exc})"
-                    ) from None
+                        f"dataset {self.name!r}: column {col!r} is declared categorical but every one "
+                        f"of its {n_valid} values is unique: it looks like an identifier; declare its "
+                        "kind as id (not modelled) or drop it"
+                    )
+            elif kind == "datetime":
+                dt = pd.to_datetime(s, errors="coerce")
+                bad = dt.isna() & s.notna()
+                if bad.any():
+                    raise SchemaError(
+                        f"dataset {self.name!r}: column {col!r} is declared datetime but "
+                        f"{int(bad.sum())} value(s) do not parse as dates, first at row {bad.idxmax()!r}"
+                    )
+                out[col] = dt
         result = pd.DataFrame(out, index=df.index)
         if self.target is not None:
             n_classes = result[self.target].nunique(dropna=True)
@@ -273,7 +282,8 @@ class Schema:
         """An ``sdv.metadata.Metadata`` built from the declared kinds only.
 
         Built from the schema instead of ``Metadata.detect_from_dataframes`` so
-        nothing measured on the real rows is presented as metadata.
+        nothing measured on the real rows is presented as metadata. ``id``
+        columns are left out (not modelled).
         """
         from sdv.metadata import Metadata
 
@@ -284,7 +294,7 @@ class Schema:
             elif kind == "datetime":
                 columns[col] = {"sdtype": "datetime"}
             elif kind == "id":
-                columns[col] = {"sdtype": "id"}
+                continue  # identifiers are not modelled; generators fill them after sampling
             else:
                 columns[col] = {"sdtype": "categorical"}
         return Metadata.load_from_dict(
