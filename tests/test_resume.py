@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from hydra import compose, initialize_config_dir
 
 from bench.cli import CONF_DIR, run_cell
@@ -81,3 +82,16 @@ def test_killed_sweep_resumes_without_losing_finished_cells(tmp_path):
         assert after[job]["run_id"] == rec["run_id"], f"job {job} was recomputed"
     table = pd.read_csv(sweep / "comparison.csv")
     assert (table["runs"] == "2/2").all()
+
+
+@pytest.mark.slow
+def test_submitit_local_launcher_runs_a_sweep(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = subprocess.run([sys.executable, "-m", "bench.cli", "-m", "hydra/launcher=submitit_local",
+                           "generator=independent,identity", "dataset.max_rows=600", f"hydra.sweep.dir={sweep}",
+                           f"cache.dir={tmp_path / 'cache'}"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    recs = [json.loads(p.read_text()) for p in sweep.glob("*/run.json")]
+    assert len(recs) == 2 and all(r["status"] == "ok" for r in recs)
+    assert (sweep / "comparison.md").exists()
