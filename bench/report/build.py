@@ -10,9 +10,18 @@ from bench.results import aggregate
 
 
 def build_reports(sweep_dir: Path, quiet: bool = False) -> pd.DataFrame:
-    """Aggregate ``sweep_dir`` (summary.parquet, comparison.csv/.md) and print the table.
+    """Aggregate ``sweep_dir`` (summary.parquet, comparison.csv/.md), print the table, then
+    write ``report.html`` (self-contained) and ``report.md`` beside ``comparison.md``.
 
     Returns:
         The comparison table.
     """
-    return aggregate(Path(sweep_dir), quiet=quiet)
+    table = aggregate(Path(sweep_dir), quiet=quiet)
+    from bench.report.html import load_sweep, write_html
+    from bench.report.markdown import write_markdown
+
+    rep = load_sweep(Path(sweep_dir))
+    html, md = write_html(sweep_dir, rep), write_markdown(sweep_dir, rep)
+    if not quiet:
+        print(f"report: {html}\n        {md}")
+    return table
