@@ -103,6 +103,18 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def git_commit() -> str | None:
+    """The HEAD commit of the tailbench checkout (None outside a git checkout)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
 def config_hash(cfg: DictConfig) -> str:
     """SHA-256 (first 16 hex) of the resolved job config (Hydra's own node excluded)."""
     d = OmegaConf.to_container(cfg, resolve=True)
@@ -171,6 +183,7 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
         "overrides": _overrides(),
         "tailbench_version": __version__,
         "versions": package_versions(),
+        "git_commit": git_commit(),
         "dataset": str(cfg.dataset.get("name", "?")),
         "generator": str(gen_cfg.get("name") or _choice("generator") or "?"),
         "epsilon": _eps(requested_eps),

@@ -146,9 +146,11 @@ def collect(sweep_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         mp = rj.parent / "metrics.parquet"
         if mp.exists():
             try:
-                frames.append(pd.read_parquet(mp))
+                df = pd.read_parquet(mp)
             except Exception:  # noqa: BLE001 - a torn file is skipped, not fatal
                 continue
+            if not df.empty:
+                frames.append(df)
     runs_df = pd.DataFrame(runs)
     metrics = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=METRIC_COLUMNS)
     return runs_df, metrics
@@ -185,8 +187,27 @@ def _group_keys(runs: pd.DataFrame) -> list[str]:
     return ["dataset", "generator", "epsilon"]
 
 
+def cell_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The benchmark cells of a sweep (``task`` cell; collapse jobs are reported apart)."""
+    if runs.empty or "task" not in runs.columns:
+        return runs
+    return runs[runs["task"].fillna("cell") == "cell"]
+
+
+def ok_cell_metrics(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+    """Metrics of cells whose status is ok (failed runs' partial values are not averaged in)."""
+    cells = cell_runs(runs)
+    if cells.empty or "run_id" not in cells.columns:
+        return metrics.iloc[0:0]
+    keep = cells.loc[cells["status"] == "ok", "run_id"]
+    return metrics[metrics["run_id"].isin(set(keep))]
+
+
 def summarize(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     """Mean, std and count over seeds of every (group, metric, subgroup).
+
+    Only ok benchmark cells count: a failed run's partial values are listed
+    with its error, not averaged in.
 
     Returns:
         Long frame ``dataset, generator, epsilon, family, metric, subgroup,
@@ -195,7 +216,9 @@ def summarize(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     if metrics.empty:
         return pd.DataFrame(columns=["dataset", "generator", "epsilon", "family", "metric",
                                      "subgroup", "direction", "mean", "std", "n"])
-    m = metrics.copy()
+    m = ok_cell_metrics(runs, metrics).copy()
+    if m.empty:
+        return summarize(runs.iloc[0:0], metrics.iloc[0:0])
     m["epsilon"] = m["epsilon"].map(_float)
     m["eps_key"] = m["epsilon"].map(_eps_label)
     g = m.groupby(["dataset", "generator", "eps_key", "family", "metric", "subgroup", "direction"],
@@ -221,6 +244,7 @@ def comparison_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     appear. Adds ``runs`` (ok/total) and, when DP runs report it, ``eps spent``.
     """
     summ = summarize(runs, metrics)
+    runs = cell_runs(runs)
     if runs.empty:
         return pd.DataFrame()
     r = runs.copy()
