@@ -102,9 +102,21 @@ FAMILIES: dict[str, Callable[[EvalContext, Any], list[dict]]] = {
 }
 
 
-def register_family(name: str, fn: Callable[[EvalContext, Any], list[dict]]) -> None:
-    """Add a metric family (used by tails, detection and attack modules)."""
+# Families configured by another family's section (the audit reads cfg.attacks).
+CONFIG_SECTION: dict[str, str] = {"audit": "attacks"}
+
+
+def register_family(name: str, fn: Callable[[EvalContext, Any], list[dict]],
+                    section: str | None = None) -> None:
+    """Add a metric family (used by tails, detection and attack modules).
+
+    Args:
+        name: family name; its config is ``settings[section or name]``.
+        fn: ``fn(ctx, cfg) -> list of metric rows``.
+    """
     FAMILIES[name] = fn
+    if section is not None:
+        CONFIG_SECTION[name] = section
 
 
 def evaluate(ctx: EvalContext, settings: dict[str, Any]) -> tuple[list[dict], dict[str, str], dict[str, float]]:
@@ -120,7 +132,7 @@ def evaluate(ctx: EvalContext, settings: dict[str, Any]) -> tuple[list[dict], di
     _load_plugins()
     rows, errors, timings = [], {}, {}
     for name, fn in FAMILIES.items():
-        cfg = settings.get(name)
+        cfg = settings.get(CONFIG_SECTION.get(name, name))
         if cfg is None or not _get(cfg, "enabled", True):
             continue
         t0 = time.perf_counter()
