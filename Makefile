@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 TORCH  := torch==2.13.0
-export TAILBENCH_DATA_DIR ?= $(abspath ../shared/data)
+export TAILBENCH_DATA_DIR ?= $(wildcard $(abspath ../shared/data))
 
 .PHONY: install demo test test-all bench clean
 
