@@ -211,4 +211,6 @@ def make_generator(name: str, **kwargs: Any) -> Generator:
 
 def _load_builtins() -> None:
     import bench.generators.baselines  # noqa: F401
+    import bench.generators.dp  # noqa: F401
+    import bench.generators.laplace  # noqa: F401
     import bench.generators.sdv  # noqa: F401
