@@ -262,7 +262,7 @@ def test_comparison_table_shows_spent_and_partial(tmp_path, fair):
 @pytest.mark.slow
 def test_adult_fidelity_and_tstr_rise_with_epsilon(adult_dir):
     """On capped Adult, dp_tvae at epsilon 1 < epsilon 8 < inf, averaged over two seeds."""
-    from conftest import dataset_cfg
+    from tests.conftest import dataset_cfg
 
     from bench.data.loaders import load_adult
     from bench.fidelity import RealProfile, quality_scores

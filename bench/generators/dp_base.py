@@ -283,8 +283,8 @@ class RowTensor(Dataset):
     """The encoded training rows as one tensor, fetched a whole batch at a time.
 
     ``__getitems__`` lets torch's DataLoader (and Opacus' Poisson loader built
-    from it) index the tensor once per batch instead of once per row, which is
-    most of the difference between a naive DP loop and a non-private one.
+    from it) index the tensor once per batch instead of calling ``__getitem__``
+    and collating once per row.
     """
 
     def __init__(self, x: torch.Tensor) -> None:
