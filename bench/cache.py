@@ -1,7 +1,8 @@
 """Content-addressed cache of splits and synthetic tables.
 
 A synthetic table is keyed by the dataset fingerprint, the resolved generator
-config, the seed, the number of rows sampled and the tailbench version, so
+config, the seed, the number of rows sampled, the tailbench version and a hash
+of the generator's source file, so
 re-scoring a sweep with new metrics or attacks never refits a generator, and a
 killed sweep resumes without repeating finished fits. ``cache.refresh=true``
 forces a refit.
@@ -99,10 +100,15 @@ def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def fit_key(dataset_fingerprint: str, generator_cfg: dict[str, Any], seed: int, n: int) -> str:
-    """Cache key of one fitted-and-sampled synthetic table."""
+def fit_key(dataset_fingerprint: str, generator_cfg: dict[str, Any], seed: int, n: int,
+            code: str = "") -> str:
+    """Cache key of one fitted-and-sampled synthetic table.
+
+    Args:
+        code: a hash of the generator's source (see ``bench.cli.code_hash``).
+    """
     cfg = {k: v for k, v in generator_cfg.items() if k not in ("verbose",)}
-    return content_key("synthetic", dataset_fingerprint, cfg, int(seed), int(n))
+    return content_key("synthetic", dataset_fingerprint, cfg, int(seed), int(n), code)
 
 
 __all__ = ["Cache", "content_key", "fit_key"]

@@ -214,7 +214,7 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
             record["generator"] = getattr(gen, "name", record["generator"])
             record["epsilon"] = _eps(getattr(gen, "epsilon", None))
             n = int(cfg.run.get("n_synthetic") or len(splits.train))
-            key = fit_key(dataset.fingerprint, _container(gen_cfg, seed), seed, n)
+            key = fit_key(dataset.fingerprint, _container(gen_cfg, seed), seed, n, code=code_hash(type(gen)))
             hit = cache.load_synthetic(key) if getattr(gen, "cacheable", True) else None
             if hit is not None:
                 synthetic = dataset.schema.coerce(hit[0])
@@ -277,6 +277,18 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
     log.info("run %s: %s (%s x %s, seed %s) in %.1fs", record["run_id"], record["status"],
              record["dataset"], record["generator"], seed, record["timings"]["total_s"])
     return record
+
+
+def code_hash(cls: type) -> str:
+    """SHA-256 (first 12 hex) of the source file defining ``cls`` ("" if unavailable).
+
+    Part of the synthetic-table cache key, so editing a generator's code
+    invalidates its cached tables.
+    """
+    try:
+        return hashlib.sha256(Path(inspect.getfile(cls)).read_bytes()).hexdigest()[:12]
+    except (TypeError, OSError):
+        return ""
 
 
 def _container(gen_cfg: Any, seed: int) -> dict[str, Any]:

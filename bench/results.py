@@ -175,6 +175,9 @@ TABLE_COLUMNS: list[tuple[str, str, str]] = [
     ("privacy.linkability_risk", "all", "linkability"),
     ("privacy.inference_risk", "all", "inference"),
     ("privacy.epsilon_lower_bound", "all", "eps LB"),
+    ("privacy.audit_flagged", "all", "audit flag"),
+    ("privacy.shadow_mia_advantage", "outliers", "shadow adv out"),
+    ("privacy.shadow_mia_advantage", "random", "shadow adv rand"),
     ("tails.rare_category_retention", "all", "rare kept"),
     ("tails.tail_mass_ratio", "all", "tail mass"),
     ("cost.fit_s", "all", "fit s"),
@@ -278,7 +281,9 @@ def comparison_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
         table = table.merge(cells[["dataset", "generator", "epsilon", "cell"]].rename(columns={"cell": col}),
                             on=["dataset", "generator", "epsilon"], how="left")
     table = table.fillna("—")
-    return table.sort_values(["dataset", "generator", "epsilon"]).reset_index(drop=True)
+    table["_eps"] = table["epsilon"].map(lambda e: -1.0 if e == "—" else _float(e))
+    table = table.sort_values(["dataset", "generator", "_eps"]).drop(columns="_eps")
+    return table.reset_index(drop=True)
 
 
 def _fmt(mean: float, std: float, n: int, digits: int = 3) -> str:
