@@ -155,7 +155,7 @@ def _load_plugins() -> None:
     """Import modules that register extra families (tails, detection, attacks)."""
     import importlib
 
-    for mod in ("bench.fidelity_extra", "attacks.run"):
+    for mod in ("bench.fidelity_extra", "attacks.run", "attacks.audit"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:

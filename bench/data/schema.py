@@ -136,7 +136,7 @@ class Schema:
         return [c for c, k in self.columns.items() if k != "id"]
 
     # ------------------------------------------------------------- coercion
-    def coerce(self, df: pd.DataFrame) -> pd.DataFrame:
+    def coerce(self, df: pd.DataFrame, check_target: bool = True) -> pd.DataFrame:
         """Check ``df`` against the schema and cast it to canonical dtypes.
 
         Numerical -> float64 (integers kept as int64 when there is no NaN),
@@ -145,6 +145,9 @@ class Schema:
 
         Args:
             df: table with at least the schema's columns (extra columns are dropped).
+            check_target: require at least 2 target classes (True for real
+                tables; a synthetic table that lost a class is still scored,
+                and utility records the problem).
         Returns:
             A new DataFrame with exactly the schema's columns, in schema order.
         Raises:
@@ -197,7 +200,7 @@ class Schema:
                     )
                 out[col] = dt
         result = pd.DataFrame(out, index=df.index)
-        if self.target is not None:
+        if check_target and self.target is not None:
             n_classes = result[self.target].nunique(dropna=True)
             if n_classes < 2:
                 raise SchemaError(

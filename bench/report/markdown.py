@@ -105,7 +105,7 @@ def render_markdown(rep: SweepReport) -> str:
         wide["value"] = [_pm(m, s) for m, s in zip(wide["mean"], wide["std"])]
         wide = wide.pivot_table(index=["dataset", "cell"], columns="metric", values="value", aggfunc="first",
                                 sort=False).reset_index()
-        if "privacy.mia_advantage" in wide.columns:
+        if {"privacy.mia_advantage", "privacy.shadow_mia_advantage"} & set(wide.columns):
             wide["DP advantage ceiling"] = [
                 _fmt(float(plots.advantage_ceiling(e))) if math.isfinite(e) else "—"
                 for e in (plots.eps_value(c.split("ε=")[-1]) if "ε=" in c else math.nan for c in wide["cell"])]

@@ -43,7 +43,7 @@ EPSILON_PANELS = [
     ("fidelity", ["fidelity.quality_score", "fidelity.column_shapes"]),
     ("utility", ["utility.tstr_auc", "utility.tstr_trtr_ratio"]),
     ("privacy (MIA)", ["privacy.mia_auc"]),
-    ("privacy (MIA advantage)", ["privacy.mia_advantage"]),
+    ("privacy (MIA advantage)", ["privacy.mia_advantage", "privacy.shadow_mia_advantage"]),
     ("privacy (audit)", ["privacy.epsilon_lower_bound"]),
 ]
 #: Tail-retention count bins, as metric subgroups, in display order (bench.tails.COUNT_BINS).
