@@ -93,6 +93,28 @@ def deadline(seconds: float | None):
         signal.signal(signal.SIGALRM, old)
 
 
+@contextmanager
+def recording_failures(record: dict[str, Any], what: str = "run"):
+    """Turn an exception into ``record["status"]``/``record["error"]``: a failed run is a row.
+
+    ``RunTimeout`` -> status ``timeout``; any other exception -> ``failed`` with
+    ``"<ErrorType>: <message>"`` (a traceback goes to the log for unexpected errors).
+    """
+    try:
+        yield
+    except RunTimeout as exc:
+        record["status"] = "timeout"
+        record["error"] = str(exc)
+    except TailbenchError as exc:
+        record["status"] = "failed"
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        log.error("%s failed: %s", what, record["error"])
+    except Exception as exc:  # noqa: BLE001 - a failed run becomes a row, the sweep goes on
+        record["status"] = "failed"
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        log.error("%s failed:\n%s", what, traceback.format_exc())
+
+
 def package_versions() -> dict[str, str]:
     out = {"python": sys.version.split()[0]}
     for p in PACKAGES:
@@ -203,7 +225,7 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
                   enabled=bool(cfg.cache.get("enabled", True)))
     rows: list[dict] = []
     t_start = time.perf_counter()
-    try:
+    with recording_failures(record, "run"):
         with deadline(cfg.run.get("timeout_s")):
             dataset = load_dataset(OmegaConf.to_container(cfg.dataset, resolve=True))
             record["dataset"] = dataset.name
@@ -256,17 +278,6 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
             # Families may add run-level details (no real records), e.g. worst pairs by name.
             record.update(ctx.cache.get("run_record", {}))
             record["status"] = "ok"
-    except RunTimeout as exc:
-        record["status"] = "timeout"
-        record["error"] = str(exc)
-    except TailbenchError as exc:
-        record["status"] = "failed"
-        record["error"] = f"{type(exc).__name__}: {exc}"
-        log.error("run failed: %s", record["error"])
-    except Exception as exc:  # noqa: BLE001 - a failed cell becomes a row, the sweep goes on
-        record["status"] = "failed"
-        record["error"] = f"{type(exc).__name__}: {exc}"
-        log.error("run failed:\n%s", traceback.format_exc())
     record["timings"]["total_s"] = time.perf_counter() - t_start
     record["peak_mem_mb"] = _peak_mb()
     for k in ("fit_s", "sample_s", "eval_s"):

@@ -51,7 +51,6 @@ import logging
 import math
 import sys
 import time
-import traceback
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -62,7 +61,7 @@ import pandas as pd
 
 from bench import __version__
 from bench.data.schema import Schema
-from bench.errors import ConfigError, TailbenchError
+from bench.errors import ConfigError
 from bench.fidelity import RealProfile, quality_scores
 from bench.results import atomic_write_parquet, metric, write_run
 from bench.tails import COUNT_BINS, rare_categories, rare_category_retention, tail_mass_ratio, variance_ratio
@@ -595,7 +594,7 @@ def run_collapse(cfg: Any, outdir: Path) -> dict[str, Any]:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from bench.cli import (RunTimeout, _choice, _eps, _overrides, _peak_mb, build_generator, config_hash,
+    from bench.cli import (recording_failures, _choice, _eps, _overrides, _peak_mb, build_generator, config_hash,
                            deadline, package_versions, set_threads)
     from bench.generators.base import check_output
 
@@ -629,7 +628,7 @@ def run_collapse(cfg: Any, outdir: Path) -> dict[str, Any]:
         atomic_write_parquet(outdir / "collapse.parquet", _collapse_frame(res, record, state["settings"]))
 
     t_start = time.perf_counter()
-    try:
+    with recording_failures(record, "collapse run"):
         with deadline(cfg.run.get("timeout_s")):
             settings = CollapseSettings.from_mapping(raw_settings)
             state["settings"] = settings
@@ -669,17 +668,6 @@ def run_collapse(cfg: Any, outdir: Path) -> dict[str, Any]:
                 on_generation=flush)
             state["result"] = res
             record["status"] = "ok"
-    except RunTimeout as exc:
-        record["status"] = "timeout"
-        record["error"] = str(exc)
-    except TailbenchError as exc:
-        record["status"] = "failed"
-        record["error"] = f"{type(exc).__name__}: {exc}"
-        log.error("collapse run failed: %s", record["error"])
-    except Exception as exc:  # noqa: BLE001 - a failed run becomes a record, the sweep goes on
-        record["status"] = "failed"
-        record["error"] = f"{type(exc).__name__}: {exc}"
-        log.error("collapse run failed:\n%s", traceback.format_exc())
     record["timings"]["total_s"] = time.perf_counter() - t_start
     record["peak_mem_mb"] = _peak_mb()
     res: CollapseResult | None = state["result"]
