@@ -28,7 +28,6 @@ import os
 import statistics
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -58,18 +57,9 @@ def _load(generator: str, seed: int):
 
 
 def _sdmetrics(schema, real, syn, thresholds: bool = True):
-    from sdmetrics.reports import QualityReport
+    from bench.fidelity import sdmetrics_quality_report
 
-    md = schema.to_sdv_metadata().to_dict()
-    md = {"tables": {schema.name: md["tables"][schema.name]}}
-    rep = QualityReport()
-    if not thresholds:
-        rep.real_correlation_threshold = 0
-        rep.real_association_threshold = 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rep.generate({schema.name: real}, {schema.name: syn}, md, verbose=False)
-    return rep
+    return sdmetrics_quality_report(real, syn, schema, thresholds)
 
 
 def _ours(schema, real, syn, profile=None):

@@ -7,35 +7,15 @@ thresholds and with both thresholds at 0 (every pair counts). Tolerance 1e-9.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from bench.fidelity import RealProfile, column_pair_trends, column_shapes, quality_scores
+from bench.fidelity import (RealProfile, column_pair_trends, column_shapes, quality_scores,
+                            sdmetrics_quality_report)
 from bench.generators import make_generator
 
 TOL = 1e-9
-
-
-def _metadata(schema) -> dict:
-    md = schema.to_sdv_metadata().to_dict()
-    return {"tables": {schema.name: md["tables"][schema.name]}}
-
-
-def sdmetrics_report(real: pd.DataFrame, synthetic: pd.DataFrame, schema, thresholds: bool):
-    """sdmetrics.reports.QualityReport on one table; thresholds=False sets both to 0."""
-    from sdmetrics.reports import QualityReport
-
-    rep = QualityReport()
-    if not thresholds:
-        rep.real_correlation_threshold = 0
-        rep.real_association_threshold = 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rep.generate({schema.name: real}, {schema.name: synthetic}, _metadata(schema), verbose=False)
-    return rep
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +44,7 @@ def tables(adult, train, adult_small):
 @pytest.mark.parametrize("generator", ["identity", "independent", "faker", "gaussian_copula"])
 def test_quality_report_equal(adult, train, profile, tables, generator, thresholds):
     syn = tables[generator]
-    rep = sdmetrics_report(train, syn, adult.schema, thresholds)
+    rep = sdmetrics_quality_report(train, syn, adult.schema, thresholds)
     ours = quality_scores(profile, syn)
 
     theirs_shapes = rep.get_details("Column Shapes").set_index("Column")["Score"]
@@ -113,7 +93,7 @@ def test_unseen_category_and_missing_values_equal(adult, train, profile, tables)
     syn = tables["independent"].copy()
     syn.loc[:199, "workclass"] = "Invented-class"
     syn.loc[200:499, "occupation"] = np.nan
-    rep = sdmetrics_report(train, syn, adult.schema, thresholds=False)
+    rep = sdmetrics_quality_report(train, syn, adult.schema, thresholds=False)
     ours = quality_scores(profile, syn)
     theirs = rep.get_details("Column Shapes").set_index("Column")["Score"]
     mine = ours["shapes"].set_index("column")["score"]
