@@ -318,13 +318,16 @@ def failures(runs: pd.DataFrame) -> pd.DataFrame:
     return bad[cols].reset_index(drop=True)
 
 
-def aggregate(sweep_dir: Path, quiet: bool = False) -> pd.DataFrame:
+def aggregate(sweep_dir: Path, quiet: bool = False,
+              collected: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Aggregate a finished or partial sweep and write its summary files.
 
     Writes ``summary.parquet`` (long, mean/std/n over seeds), ``comparison.csv``
     and ``comparison.md`` into ``sweep_dir``; prints the markdown table unless
     ``quiet``.
 
+    Args:
+        collected: ``collect(sweep_dir)`` when the caller has already read it.
     Returns:
         The comparison table.
     Raises:
@@ -333,7 +336,7 @@ def aggregate(sweep_dir: Path, quiet: bool = False) -> pd.DataFrame:
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise FileNotFoundError(f"sweep directory {str(sweep_dir)!r} does not exist")
-    runs, metrics = collect(sweep_dir)
+    runs, metrics = collected if collected is not None else collect(sweep_dir)
     summ = summarize(runs, metrics)
     table = comparison_table(runs, metrics)
     fails = failures(runs)

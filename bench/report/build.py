@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.results import aggregate
+from bench.results import aggregate, collect
 
 
 def build_reports(sweep_dir: Path, quiet: bool = False) -> pd.DataFrame:
@@ -16,11 +16,15 @@ def build_reports(sweep_dir: Path, quiet: bool = False) -> pd.DataFrame:
     Returns:
         The comparison table.
     """
-    table = aggregate(Path(sweep_dir), quiet=quiet)
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise FileNotFoundError(f"sweep directory {str(sweep_dir)!r} does not exist")
+    collected = collect(sweep_dir)  # read the job dirs once for the table and the report
+    table = aggregate(sweep_dir, quiet=quiet, collected=collected)
     from bench.report.html import load_sweep, write_html
     from bench.report.markdown import write_markdown
 
-    rep = load_sweep(Path(sweep_dir))
+    rep = load_sweep(sweep_dir, collected=collected)
     html, md = write_html(sweep_dir, rep), write_markdown(sweep_dir, rep)
     if not quiet:
         print(f"report: {html}\n        {md}")

@@ -95,20 +95,22 @@ class SweepReport:
         return self.sweep_dir.name
 
 
-def load_sweep(sweep_dir: Path) -> SweepReport:
+def load_sweep(sweep_dir: Path,
+               collected: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> SweepReport:
     """Read a sweep directory into a :class:`SweepReport`.
 
     Args:
         sweep_dir: a Hydra multirun directory (numbered job dirs holding
             ``run.json`` + ``metrics.parquet``, optionally ``collapse.parquet``),
             or a single run's directory.
+        collected: ``collect(sweep_dir)`` when the caller has already read it.
     Raises:
         FileNotFoundError: if ``sweep_dir`` does not exist.
     """
     sweep_dir = Path(sweep_dir)
     if not sweep_dir.is_dir():
         raise FileNotFoundError(f"sweep directory {str(sweep_dir)!r} does not exist")
-    runs, metrics = collect(sweep_dir)
+    runs, metrics = collected if collected is not None else collect(sweep_dir)
     summary = summarize(runs, metrics)
     table = comparison_table(runs, metrics)
     columns, rows = table_model(table, summary)
