@@ -139,6 +139,33 @@ def test_encoding_round_trips_within_public_bounds(adult_small):
 
 
 # ------------------------------------------------------------------ seeds
+def test_tvae_loss_equals_ctgan_loss_function(adult_small):
+    # TVAELoss is ctgan's TVAE loss written per row (and without the constant
+    # factor * log(sigma) per offset column, since sigma is frozen): on real
+    # Adult rows and random decoder output, the batch mean must agree with
+    # ctgan.synthesizers.tvae._loss_function, and "none" must sum to "sum".
+    from ctgan.synthesizers.tvae import _loss_function
+
+    from bench.generators.dp_tvae import TVAELoss
+
+    tr = PublicTransformer(n_bins=10).fit(adult_small.frame, adult_small.schema)
+    x = torch.from_numpy(tr.transform(adult_small.frame.head(300)))
+    g = torch.Generator().manual_seed(0)
+    recon = 3 * torch.randn(x.shape, generator=g)
+    mu, logvar = torch.randn(300, 8, generator=g), torch.randn(300, 8, generator=g)
+    sigma, factor = 0.5, 2.0
+    ours = TVAELoss(tr, sigma, factor)((recon, mu, logvar), x)
+    rec, kld = _loss_function(recon, x, torch.full((x.shape[1],), sigma), mu, logvar, tr.output_info_list, factor)
+    n_offsets = len(tr.tanh_positions())
+    assert n_offsets > 0
+    expected = rec + kld - factor * n_offsets * math.log(sigma)
+    assert ours.item() == pytest.approx(expected.item(), rel=1e-5)
+    per = TVAELoss(tr, sigma, factor, reduction="none")((recon, mu, logvar), x)
+    assert per.shape == (300,)
+    assert per.sum().item() == pytest.approx(TVAELoss(tr, sigma, factor, reduction="sum")((recon, mu, logvar),
+                                                                                         x).item(), rel=1e-6)
+
+
 @pytest.mark.parametrize("cls,kw", [(DPTVAEGenerator, {}),
                                     (DPCTGANGenerator, SMALL_GAN)])
 def test_same_seed_same_table(cls, kw, fair, fair_train):
