@@ -65,7 +65,7 @@ from bench.errors import ConfigError
 from bench.fidelity import RealProfile, quality_scores
 from bench.results import atomic_write_parquet, metric, write_run
 from bench.tails import COUNT_BINS, rare_categories, rare_category_retention, tail_mass_ratio, variance_ratio
-from bench.utility import fit_score, tstr_trtr
+from bench.utility import tstr_trtr
 
 log = logging.getLogger("tailbench")
 
@@ -340,19 +340,9 @@ class CollapseScorer:
             if self.schema.target is None:
                 return
             if table[self.schema.target].nunique(dropna=True) < 2:
-                # Nothing to learn: a classifier trained on one class gives a constant score,
-                # whose ROC AUC is 0.5 by definition. Recorded as such, with a note.
+                # tstr_trtr scores it as the constant classifier it trains (AUC 0.5); say so.
                 details["errors"]["utility"] = (f"target {self.schema.target!r} has one class in this "
                                                 "generation; TSTR AUC recorded as 0.5 (constant score)")
-                for m in s.utility_models:
-                    trtr = self.trtr_cache.get(f"{m}:{self.seed}")
-                    if trtr is None:
-                        trtr = fit_score(self.real, self.holdout, self.schema, m, self.seed)
-                        self.trtr_cache[f"{m}:{self.seed}"] = trtr
-                    prefix = "utility." if m == "hgb" else f"utility.{m}."
-                    vals.append(("utility", prefix + "tstr_auc", 0.5, "maximize"))
-                    vals.append(("utility", prefix + "tstr_trtr_ratio", 0.5 / trtr["auc"], "maximize"))
-                return
             res = tstr_trtr(table, self.real, self.holdout, self.schema, models=s.utility_models,
                             seed=self.seed, trtr_cache=self.trtr_cache)
             for m, r in res.items():

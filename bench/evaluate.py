@@ -81,13 +81,20 @@ def fidelity_metrics(ctx: EvalContext, cfg: Any) -> list[dict]:
 
 
 def utility_metrics(ctx: EvalContext, cfg: Any) -> list[dict]:
-    """TSTR/TRTR with each configured model on the real holdout."""
+    """TSTR/TRTR with each configured model on the real holdout.
+
+    A synthetic table whose target kept one class scores TSTR AUC 0.5 (the
+    constant classifier it trains) and ``utility.synthetic_target_classes`` 1.
+    """
     if ctx.schema.target is None:
         return []
     models = list(getattr(cfg, "models", None) or ["hgb", "logreg"])
     res = tstr_trtr(ctx.synthetic, ctx.splits.train, ctx.splits.holdout, ctx.schema,
                     models=models, seed=ctx.seed)
-    rows = []
+    # how many target classes the synthetic table kept: 1 means TSTR is the constant
+    # classifier's AUC 0.5 (bench.utility.constant_score), not a fitted model's
+    n_classes = ctx.synthetic[ctx.schema.target].dropna().nunique()
+    rows = [metric("utility", "utility.synthetic_target_classes", n_classes, "maximize")]
     for m, vals in res.items():
         prefix = "utility." if m == "hgb" else f"utility.{m}."
         for k, v in vals.items():

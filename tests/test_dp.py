@@ -196,7 +196,8 @@ def test_delta_at_least_one_over_n_is_a_config_error(factor, fair, fair_train):
 
 @pytest.mark.parametrize("kw,match", [({"accountant": "gdp"}, "accountant"),
                                       ({"grad_sample_mode": "magic"}, "grad_sample_mode"),
-                                      ({"epochs": 0}, "epochs"), ({"max_grad_norm": -1}, "max_grad_norm")])
+                                      ({"epochs": 0}, "epochs"), ({"max_grad_norm": -1}, "max_grad_norm"),
+                                      ({"epsilon": 1000.0, "accountant": "prv"}, "accountant=rdp")])
 def test_bad_settings_are_config_errors(kw, match, fair, fair_train):
     with pytest.raises(ConfigError, match=match):
         DPTVAEGenerator(**{**FAST, **kw}).fit(fair_train, fair.schema)

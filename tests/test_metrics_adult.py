@@ -55,3 +55,18 @@ def test_tstr_orders_generators(adult, adult_splits, synthetic):
            for k, v in synthetic.items() if k in ("identity", "independent")}
     assert res["identity"]["tstr_trtr_ratio"] > 0.99
     assert res["independent"]["tstr_auc"] < 0.7 < res["identity"]["tstr_auc"]
+
+
+def test_a_synthetic_table_with_one_target_class_scores_the_constant_classifier(adult_small):
+    """TSTR on a one-class synthetic table is AUC 0.5 and the single-class F1/accuracy, not an error."""
+    from bench.utility import constant_score
+
+    sp = adult_small.splits()
+    one = sp.train[sp.train["income"] == "<=50K"]
+    res = tstr_trtr(one, sp.train, sp.holdout, adult_small.schema, models=["hgb", "logreg"], seed=0)
+    share = float((sp.holdout["income"] == "<=50K").mean())
+    for m in ("hgb", "logreg"):
+        assert res[m]["tstr_auc"] == 0.5
+        assert res[m]["tstr_accuracy"] == pytest.approx(share)
+        assert res[m]["trtr_auc"] > 0.85  # the real split still trains a real model
+    assert constant_score(sp.train, sp.holdout, adult_small.schema) is None
