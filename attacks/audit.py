@@ -310,7 +310,6 @@ SHADOW_DEFAULTS: dict[str, Any] = {
     "cache": False,              # store shadow synthetic tables (full.yaml: ${cache.enabled})
     "cache_dir": None,           # full.yaml: ${cache.dir}
     "cache_refresh": False,
-    "memoize_calibration": True,  # reuse Opacus' noise calibration across fits with equal arguments
     "seed_offset": 0,
 }
 AUDIT_DEFAULTS: dict[str, Any] = {
@@ -322,18 +321,11 @@ STATISTICS = ("classifier", "min_distance")
 
 
 def _register_sections() -> None:
-    """Let the ``attacks`` family's settings accept our ``shadow:``/``audit:`` blocks.
+    """Our ``shadow:``/``audit:`` blocks live in the ``attacks`` config: tell its family."""
+    from attacks.run import register_section
 
-    ``attacks.run.settings`` rejects unknown keys; both families read the same
-    ``attacks`` config, so our sections are added to its defaults (the attacks
-    family ignores them).
-    """
-    try:
-        from attacks import run as attacks_run
-    except ImportError:  # pragma: no cover - attacks.run is part of the package
-        return
-    attacks_run.DEFAULTS.setdefault("shadow", deepcopy(SHADOW_DEFAULTS))
-    attacks_run.DEFAULTS.setdefault("audit", deepcopy(AUDIT_DEFAULTS))
+    register_section("shadow", SHADOW_DEFAULTS)
+    register_section("audit", AUDIT_DEFAULTS)
 
 
 def audit_settings(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -346,13 +338,13 @@ def audit_settings(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
     Raises:
         ConfigError: an unknown key or an invalid value, naming the setting.
     """
-    from attacks.run import _merge, _plain  # the attacks family's merge rules
+    from attacks.run import merge_settings, plain_config  # the attacks family's merge rules
 
-    raw = _plain(cfg or {})
+    raw = plain_config(cfg or {})
     out = {"shadow": deepcopy(SHADOW_DEFAULTS), "audit": deepcopy(AUDIT_DEFAULTS)}
     for sec in ("shadow", "audit"):
         if raw.get(sec) is not None:
-            _merge(out[sec], raw[sec], f"attacks.{sec}")
+            merge_settings(out[sec], raw[sec], f"attacks.{sec}")
     out["seed_offset"] = int(raw.get("seed_offset", 0) or 0)
     sh, au = out["shadow"], out["audit"]
     if sh["design"] not in ("shared", "per_target"):
@@ -443,8 +435,7 @@ def audit_metrics(ctx, cfg: Mapping[str, Any] | None) -> list[dict]:
         cache = Cache(sh["cache_dir"], refresh=bool(sh["cache_refresh"]))
     res = shadow_attack(threat, ctx.splits.train.loc[targets.index], groups=targets, design=sh["design"],
                         games=sh["games"], features=sh["features"], classifier=sh["classifier"],
-                        n_bins=sh["n_bins"], cache=cache, memoize_calibration=bool(sh["memoize_calibration"]),
-                        seed=seed)
+                        n_bins=sh["n_bins"], cache=cache, seed=seed)
     rows: list[dict] = []
     per = res.per_target
     for g in ("all", "outliers", "random"):

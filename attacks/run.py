@@ -81,7 +81,7 @@ def settings(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
         ConfigError: unknown keys or invalid values, naming the setting.
     """
     out = deepcopy(DEFAULTS)
-    _merge(out, _plain(cfg or {}), "attacks")
+    merge_settings(out, plain_config(cfg or {}), "attacks")
     t = out["targets"]
     if t["method"] not in METHODS:
         raise ConfigError(f"attacks.targets.method must be one of {METHODS}, got {t['method']!r}")
@@ -113,7 +113,19 @@ def settings(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _plain(cfg: Any) -> dict[str, Any]:
+def register_section(name: str, defaults: Mapping[str, Any]) -> None:
+    """Let another family own a block of the ``attacks`` config.
+
+    :func:`settings` rejects unknown keys; a family that reads its own block
+    of the same config (``attacks/audit.py``: ``shadow`` and ``audit``)
+    registers it here with its defaults, so :func:`settings` accepts and merges
+    it. The owner validates the values; the attacks family ignores them.
+    """
+    DEFAULTS.setdefault(name, deepcopy(dict(defaults)))
+
+
+def plain_config(cfg: Any) -> dict[str, Any]:
+    """``cfg`` (an OmegaConf DictConfig or a mapping) as plain, resolved dicts."""
     try:
         from omegaconf import DictConfig, OmegaConf
 
@@ -124,12 +136,18 @@ def _plain(cfg: Any) -> dict[str, Any]:
     return dict(cfg)
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any], path: str) -> None:
+def merge_settings(base: dict[str, Any], over: Mapping[str, Any], path: str) -> None:
+    """Merge ``over`` into ``base`` in place, recursing into dicts.
+
+    Raises:
+        ConfigError: a key of ``over`` that ``base`` does not have, named by its
+            dotted ``path`` (e.g. ``attacks.membership.n_target``).
+    """
     for k, v in over.items():
         if k not in base:
             raise ConfigError(f"{path}.{k} is not a known setting; known: {sorted(base)}")
         if isinstance(base[k], dict) and isinstance(v, Mapping):
-            _merge(base[k], v, f"{path}.{k}")
+            merge_settings(base[k], v, f"{path}.{k}")
         else:
             base[k] = v
 

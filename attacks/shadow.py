@@ -320,41 +320,6 @@ def background_size(n_train: int, n_targets: int, design: str = "shared") -> int
 
 # ------------------------------------------------------------- generators
 @contextlib.contextmanager
-def memoized_calibration(enabled: bool = True) -> Iterator[None]:
-    """Within the block, reuse Opacus' noise calibration for repeated arguments.
-
-    ``opacus.accountants.utils.get_noise_multiplier`` is a pure function of
-    (target epsilon, delta, sample rate, steps, accountant); with the PRV
-    accountant it takes seconds per call and dominates a DP-SGD fit on 1,000
-    rows. Shadow games refit the same generator at a handful of training-set
-    sizes, so the result is computed once per distinct argument set. The
-    original function is restored on exit.
-    """
-    if not enabled:
-        yield
-        return
-    try:
-        import opacus.accountants.utils as ou
-    except ImportError:  # pragma: no cover - opacus is a dependency
-        yield
-        return
-    original = ou.get_noise_multiplier
-    memo: dict[Any, float] = {}
-
-    def cached(*args: Any, **kwargs: Any) -> float:
-        key = (args, tuple(sorted(kwargs.items())))
-        if key not in memo:
-            memo[key] = original(*args, **kwargs)
-        return memo[key]
-
-    ou.get_noise_multiplier = cached
-    try:
-        yield
-    finally:
-        ou.get_noise_multiplier = original
-
-
-@contextlib.contextmanager
 def _quiet_library_logs(names: tuple[str, ...] = ("opacus", "sdv", "rdt", "copulas", "ctgan")) -> Iterator[None]:
     """Library loggers at WARNING during the games (Opacus logs every layer at INFO on every fit)."""
     saved = {n: logging.getLogger(n).level for n in names}
@@ -524,7 +489,7 @@ class ShadowResult:
 def shadow_attack(threat: ThreatModel, targets: pd.DataFrame, *, groups: pd.Series | None = None,
                   design: str = "shared", games: Mapping[str, int] | None = None, features=FEATURE_SETS,
                   classifier: str = "rf", n_bins: int = 10, cache: Any = None,
-                  memoize_calibration: bool = True, seed: int = 0) -> ShadowResult:
+                  seed: int = 0) -> ShadowResult:
     """Run the shadow-model MIA against every target.
 
     Args:
@@ -538,7 +503,6 @@ def shadow_attack(threat: ThreatModel, targets: pd.DataFrame, *, groups: pd.Seri
         classifier: ``"rf"`` or ``"logreg"``.
         n_bins: histogram bins.
         cache: a :class:`bench.cache.Cache` for the shadow synthetic tables, or None.
-        memoize_calibration: see :func:`memoized_calibration`.
         seed: seeds the population draws, the coins and every fit.
     Returns:
         :class:`ShadowResult`.
@@ -569,7 +533,7 @@ def shadow_attack(threat: ThreatModel, targets: pd.DataFrame, *, groups: pd.Seri
     root = np.random.default_rng([int(seed), 0x5AD0])
     batches = [targets] if design == "shared" else [targets.loc[[i]] for i in targets.index]
     played = []
-    with memoized_calibration(memoize_calibration), _quiet_library_logs():
+    with _quiet_library_logs():
         for b in batches:
             played.append((b, _play(threat, b, games, featurizer, root, cache, params)))
     t0 = time.perf_counter()
@@ -628,4 +592,4 @@ def _num(v: Any) -> float:
 
 __all__ = ["CLASSIFIERS", "FEATURE_SETS", "ShadowFeaturizer", "ShadowResult", "ThreatModel", "background_size",
            "generator_params",
-           "make_classifier", "memoized_calibration", "select_targets", "shadow_attack"]
+           "make_classifier", "select_targets", "shadow_attack"]

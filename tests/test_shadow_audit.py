@@ -19,7 +19,7 @@ from scipy.stats import binom
 
 from attacks import audit as A
 from attacks.distance import TableEncoder
-from attacks.shadow import (ShadowFeaturizer, ThreatModel, background_size, memoized_calibration,
+from attacks.shadow import (ShadowFeaturizer, ThreatModel, background_size,
                             select_targets, shadow_attack)
 from bench.cache import Cache
 from bench.errors import ConfigError, SchemaError
@@ -329,22 +329,29 @@ def test_settings_are_checked_and_named(fair):
     assert settings(full)["shadow"]["enabled"] is True
 
 
-def test_memoized_calibration_reuses_and_restores(monkeypatch):
+def test_noise_calibration_is_computed_once_per_argument_set(monkeypatch):
+    # shadow games refit the same DP generator many times: Opacus' calibration
+    # (seconds with PRV) runs once per distinct argument set, and the value is Opacus' own
     import opacus.accountants.utils as ou
 
+    from bench.generators.dp_base import noise_multiplier
+
     calls = []
+    real = ou.get_noise_multiplier
 
-    def fake(**kw):
+    def counting(**kw):
         calls.append(kw)
-        return 1.5
+        return real(**kw)
 
-    monkeypatch.setattr(ou, "get_noise_multiplier", fake)
-    with memoized_calibration(True):
-        for _ in range(3):
-            assert ou.get_noise_multiplier(target_epsilon=1.0, target_delta=1e-5, sample_rate=0.5, steps=10) == 1.5
-        ou.get_noise_multiplier(target_epsilon=1.0, target_delta=1e-5, sample_rate=0.25, steps=10)
+    monkeypatch.setattr(ou, "get_noise_multiplier", counting)
+    noise_multiplier.cache_clear()
+    args = (1.0, 1e-5, 0.25, 40, "rdp")
+    values = [noise_multiplier(*args) for _ in range(3)]
+    noise_multiplier(1.0, 1e-5, 0.5, 40, "rdp")
     assert len(calls) == 2
-    assert ou.get_noise_multiplier is fake
+    assert values[0] == values[2] == real(target_epsilon=1.0, target_delta=1e-5, sample_rate=0.25, steps=40,
+                                          accountant="rdp")
+    noise_multiplier.cache_clear()
 
 
 # ------------------------------------------------------------ end to end

@@ -29,6 +29,7 @@ Opacus 1.6 (Yousefpour et al. 2021); PRV accountant: Gopi et al. 2021.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 import warnings
@@ -325,6 +326,24 @@ def shuffled_batches(n: int, batch_size: int, steps: int):
             done += 1
 
 
+@functools.lru_cache(maxsize=256)
+def noise_multiplier(target_epsilon: float, target_delta: float, sample_rate: float, steps: int,
+                     accountant: str) -> float:
+    """Opacus' ``get_noise_multiplier`` for these arguments, computed once per process.
+
+    It is a pure function of its arguments and, with the PRV accountant, takes
+    seconds per call; shadow-model games (attacks/shadow.py) refit the same DP
+    generator hundreds of times with a handful of distinct argument sets.
+
+    Raises:
+        ValueError: Opacus' "privacy budget is too low" (not cached).
+    """
+    from opacus.accountants.utils import get_noise_multiplier
+
+    return float(get_noise_multiplier(target_epsilon=target_epsilon, target_delta=target_delta,
+                                      sample_rate=sample_rate, steps=steps, accountant=accountant))
+
+
 @dataclass
 class DPTraining:
     """What :func:`make_dp_training` returns."""
@@ -362,7 +381,6 @@ def make_dp_training(*, module: nn.Module, optimizer: torch.optim.Optimizer, x: 
             is too low") or a setting is out of range.
     """
     from opacus import PrivacyEngine
-    from opacus.accountants.utils import get_noise_multiplier
 
     loader = row_loader(x, batch_size)
     batches = len(loader)
@@ -372,8 +390,7 @@ def make_dp_training(*, module: nn.Module, optimizer: torch.optim.Optimizer, x: 
     sample_rate = 1 / steps_per_epoch
     total_steps = int(epochs) * steps_per_epoch
     try:
-        sigma = get_noise_multiplier(target_epsilon=float(target_epsilon), target_delta=float(target_delta),
-                                     sample_rate=sample_rate, steps=total_steps, accountant=accountant)
+        sigma = noise_multiplier(float(target_epsilon), float(target_delta), sample_rate, total_steps, accountant)
     except ValueError as exc:
         raise ConfigError(
             f"generator.epsilon={target_epsilon} cannot be reached with delta={target_delta:.3g}, "
