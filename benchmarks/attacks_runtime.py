@@ -34,18 +34,14 @@ def main() -> None:
     warnings.filterwarnings("ignore")
 
     from bench.cli import set_threads
-    from bench.data.loaders import load_adult
+    from bench.data.loaders import load_dataset_file
     from bench.evaluate import EvalContext
     from bench.generators.base import check_output, make_generator
 
     import attacks.run as run
 
     set_threads(args.threads)
-    cfg = yaml.safe_load((ROOT / "conf" / "dataset" / "adult.yaml").read_text())
-    cfg.pop("_target_", None)
-    cfg["data_dir"] = os.environ.get("TAILBENCH_DATA_DIR")
-    cfg["max_rows"] = args.max_rows
-    ds = load_adult(**cfg)
+    ds = load_dataset_file(ROOT / "conf" / "dataset" / "adult.yaml", max_rows=args.max_rows)
     splits = ds.splits()
     gen = make_generator(args.generator, random_state=0).fit(splits.train, ds.schema)
     syn = check_output(gen.sample(len(splits.train)), len(splits.train), ds.schema, args.generator)

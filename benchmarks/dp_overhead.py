@@ -11,6 +11,13 @@ Usage::
 
     TAILBENCH_DATA_DIR=../shared/data python benchmarks/dp_overhead.py
     python benchmarks/dp_overhead.py --max-rows 10000 --epochs 4 --models dp_tvae
+    python benchmarks/dp_overhead.py --models dp_tvae --modes ghost --batch-size 1000 3000 8000
+
+Ghost clipping runs two backward passes per step (one for the per-sample
+gradient norms, one for the clipped sum), so its cost per epoch is at least
+about (forward + 2 backward) / (forward + backward) of the non-DP model, plus
+Opacus' per-step hooks, clipping, noise and Poisson sampling; the per-step part
+shrinks as the batch grows.
 
 Target (issue 3): ratio <= 1.5.
 """
@@ -18,7 +25,6 @@ Target (issue 3): ratio <= 1.5.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -32,15 +38,9 @@ MODES = ("hooks", "functorch", "ew", "ghost")
 
 
 def _adult(max_rows: int | None):
-    import yaml
+    from bench.data.loaders import load_dataset_file
 
-    from bench.data.loaders import load_adult
-
-    cfg = yaml.safe_load((ROOT / "conf" / "dataset" / "adult.yaml").read_text())
-    cfg.pop("_target_", None)
-    cfg["data_dir"] = os.environ.get("TAILBENCH_DATA_DIR") or str(ROOT.parent / "shared" / "data")
-    cfg["max_rows"] = max_rows
-    return load_adult(**cfg)
+    return load_dataset_file(ROOT / "conf" / "dataset" / "adult.yaml", max_rows=max_rows)
 
 
 def per_epoch(name: str, schema, train, epochs: int, batch_size: int | None, **kw) -> float:
@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", nargs="+", default=["dp_tvae", "dp_ctgan"])
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=None, help="default: each generator's own")
+    p.add_argument("--batch-size", type=int, nargs="+", default=[None],
+                   help="one or more expected batch sizes (default: each generator's own)")
     p.add_argument("--max-rows", type=int, default=None, help="cap Adult (default: all 48,842 rows)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
@@ -75,26 +76,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot load Adult: {exc}", file=sys.stderr)
         return 1
     train = ds.splits().train
-    batch = args.batch_size or "generator default"
-    print(f"UCI Adult: {len(train)} training rows, batch {batch}, {args.epochs} epochs per fit, "
+    batches = ", ".join("generator default" if b is None else str(b) for b in args.batch_size)
+    print(f"UCI Adult: {len(train)} training rows, batch {batches}, {args.epochs} epochs per fit, "
           f"{args.threads} torch thread(s), torch {torch.__version__}")
-    print(f"{'model':<10} {'mode':<10} {'s/epoch':>9} {'non-DP s/epoch':>15} {'ratio':>7}")
+    print(f"{'model':<10} {'batch':>7} {'mode':<10} {'s/epoch':>9} {'non-DP s/epoch':>15} {'ratio':>7}")
     worst = 0.0
     for name in args.models:
         t0 = time.perf_counter()
-        base = per_epoch(name, ds.schema, train, args.epochs, args.batch_size, epsilon=float("inf"))
-        for mode in args.modes:
-            try:
-                t = per_epoch(name, ds.schema, train, args.epochs, args.batch_size, epsilon=1.0,
-                              grad_sample_mode=mode)
-            except Exception as exc:  # noqa: BLE001 - one mode failing must not hide the others
-                print(f"{name:<10} {mode:<10} failed: {type(exc).__name__}: {exc}")
-                continue
-            print(f"{name:<10} {mode:<10} {t:9.3f} {base:15.3f} {t / base:7.2f}", flush=True)
-            if mode == "ghost":
-                worst = max(worst, t / base)
+        for bs in args.batch_size:
+            label = "default" if bs is None else str(bs)
+            base = per_epoch(name, ds.schema, train, args.epochs, bs, epsilon=float("inf"))
+            for mode in args.modes:
+                try:
+                    t = per_epoch(name, ds.schema, train, args.epochs, bs, epsilon=1.0, grad_sample_mode=mode)
+                except Exception as exc:  # noqa: BLE001 - one mode failing must not hide the others
+                    print(f"{name:<10} {label:>7} {mode:<10} failed: {type(exc).__name__}: {exc}")
+                    continue
+                print(f"{name:<10} {label:>7} {mode:<10} {t:9.3f} {base:15.3f} {t / base:7.2f}", flush=True)
+                if mode == "ghost" and bs is None:
+                    worst = max(worst, t / base)
         print(f"  ({name}: {time.perf_counter() - t0:.0f} s in all)")
-    print(f"ghost ratio (worst model): {worst:.2f}  target <= 1.5")
+    if worst:
+        print(f"ghost ratio at the default batch (worst model): {worst:.2f}  target <= 1.5")
     return 0
 
 

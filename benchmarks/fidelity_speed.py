@@ -24,7 +24,6 @@ machine run it with nothing else busy.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -40,16 +39,11 @@ TOL = 1e-9
 
 
 def _load(generator: str, seed: int):
-    import yaml
-
-    from bench.data.loaders import load_adult
+    from bench.data.loaders import load_dataset_file
     from bench.generators import make_generator
     from bench.generators.base import check_output
 
-    cfg = yaml.safe_load((ROOT / "conf" / "dataset" / "adult.yaml").read_text())
-    cfg.pop("_target_", None)
-    cfg["data_dir"] = os.environ.get("TAILBENCH_DATA_DIR")
-    ds = load_adult(**cfg)
+    ds = load_dataset_file(ROOT / "conf" / "dataset" / "adult.yaml")
     train = ds.splits().train
     gen = make_generator(generator, random_state=seed).fit(train, ds.schema)
     syn = check_output(gen.sample(len(train)), len(train), ds.schema, generator)

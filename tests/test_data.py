@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -124,3 +125,16 @@ def test_bad_tables_give_named_errors(tmp_path, fair):
         load_csv(path=str(tiny), schema=schema).splits()
     with pytest.raises(ConfigError, match="sum to 1"):
         load_fair(**dataset_cfg("fair", split={"train": 0.5, "holdout": 0.2, "reference": 0.2})).splits()
+
+
+def test_load_dataset_file_resolves_the_environment_like_a_run(monkeypatch, adult_dir):
+    """Scripts load conf/dataset/adult.yaml outside Hydra: ${oc.env:TAILBENCH_DATA_DIR} resolves."""
+    from bench.data.loaders import load_dataset_file
+
+    conf = Path(__file__).resolve().parent.parent / "conf" / "dataset"
+    monkeypatch.setenv("TAILBENCH_DATA_DIR", str(adult_dir))
+    ds = load_dataset_file(conf / "adult.yaml", max_rows=1000)
+    assert ds.name == "adult" and len(ds.frame) == 1000
+    monkeypatch.delenv("TAILBENCH_DATA_DIR")
+    with pytest.raises(DataNotFoundError):
+        load_dataset_file(conf / "adult.yaml", max_rows=1000)

@@ -118,6 +118,24 @@ def load_dataset(cfg: Mapping[str, Any]) -> Dataset:
     return fn(**d)
 
 
+def load_dataset_file(path: str | Path, **overrides: Any) -> Dataset:
+    """Load a dataset from its config file outside a Hydra run (benchmarks, scripts, notebooks).
+
+    Interpolations resolve as in a run (``data_dir: ${oc.env:TAILBENCH_DATA_DIR,null}``
+    reads the environment variable); ``overrides`` replace top-level keys, e.g.
+    ``load_dataset_file("conf/dataset/adult.yaml", max_rows=8000)``.
+
+    Raises:
+        FileNotFoundError: no such config file; otherwise as :func:`load_dataset`
+        and the loader (e.g. DataNotFoundError naming the data folder).
+    """
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.to_container(OmegaConf.load(Path(path)), resolve=True)
+    cfg.update(overrides)
+    return load_dataset(cfg)
+
+
 # --------------------------------------------------------------------- fair
 def load_fair(*, schema: Mapping[str, Any], name: str = "fair", max_rows: int | None = None,
               split: Mapping[str, Any] | None = None) -> Dataset:
