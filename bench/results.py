@@ -13,6 +13,7 @@ import json
 import math
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -318,8 +319,31 @@ def failures(runs: pd.DataFrame) -> pd.DataFrame:
     return bad[cols].reset_index(drop=True)
 
 
-def aggregate(sweep_dir: Path, quiet: bool = False,
-              collected: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> pd.DataFrame:
+@dataclass
+class SweepTables:
+    """A sweep read once: the runs, their metrics, and what both the table and the report derive."""
+
+    runs: pd.DataFrame
+    metrics: pd.DataFrame
+    summary: pd.DataFrame    # :func:`summarize`
+    table: pd.DataFrame      # :func:`comparison_table`
+    failures: pd.DataFrame   # :func:`failures`
+
+
+def sweep_tables(sweep_dir: Path) -> SweepTables:
+    """Read ``sweep_dir``'s job dirs (:func:`collect`) and derive summary, comparison table and failures.
+
+    Raises:
+        FileNotFoundError: if ``sweep_dir`` does not exist.
+    """
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise FileNotFoundError(f"sweep directory {str(sweep_dir)!r} does not exist")
+    runs, metrics = collect(sweep_dir)
+    return SweepTables(runs, metrics, summarize(runs, metrics), comparison_table(runs, metrics), failures(runs))
+
+
+def aggregate(sweep_dir: Path, quiet: bool = False, tables: SweepTables | None = None) -> pd.DataFrame:
     """Aggregate a finished or partial sweep and write its summary files.
 
     Writes ``summary.parquet`` (long, mean/std/n over seeds), ``comparison.csv``
@@ -327,19 +351,15 @@ def aggregate(sweep_dir: Path, quiet: bool = False,
     ``quiet``.
 
     Args:
-        collected: ``collect(sweep_dir)`` when the caller has already read it.
+        tables: ``sweep_tables(sweep_dir)`` when the caller has already read it.
     Returns:
         The comparison table.
     Raises:
         FileNotFoundError: if ``sweep_dir`` does not exist.
     """
     sweep_dir = Path(sweep_dir)
-    if not sweep_dir.is_dir():
-        raise FileNotFoundError(f"sweep directory {str(sweep_dir)!r} does not exist")
-    runs, metrics = collected if collected is not None else collect(sweep_dir)
-    summ = summarize(runs, metrics)
-    table = comparison_table(runs, metrics)
-    fails = failures(runs)
+    t = tables if tables is not None else sweep_tables(sweep_dir)
+    summ, table, fails = t.summary, t.table, t.failures
     atomic_write_parquet(sweep_dir / "summary.parquet", summ)
     atomic_write_text(sweep_dir / "comparison.csv", table.to_csv(index=False))
     md = [f"# Comparison: {sweep_dir.name}\n",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.results import aggregate, collect
+from bench.results import aggregate, sweep_tables
 
 
 def build_reports(sweep_dir: Path, quiet: bool = False) -> pd.DataFrame:
@@ -17,14 +17,12 @@ def build_reports(sweep_dir: Path, quiet: bool = False) -> pd.DataFrame:
         The comparison table.
     """
     sweep_dir = Path(sweep_dir)
-    if not sweep_dir.is_dir():
-        raise FileNotFoundError(f"sweep directory {str(sweep_dir)!r} does not exist")
-    collected = collect(sweep_dir)  # read the job dirs once for the table and the report
-    table = aggregate(sweep_dir, quiet=quiet, collected=collected)
+    tables = sweep_tables(sweep_dir)  # read and derive once for the table and the report
+    table = aggregate(sweep_dir, quiet=quiet, tables=tables)
     from bench.report.html import load_sweep, write_html
     from bench.report.markdown import write_markdown
 
-    rep = load_sweep(sweep_dir, collected=collected)
+    rep = load_sweep(sweep_dir, tables=tables)
     html, md = write_html(sweep_dir, rep), write_markdown(sweep_dir, rep)
     if not quiet:
         print(f"report: {html}\n        {md}")

@@ -27,8 +27,7 @@ import yaml
 
 from bench import __version__
 from bench.report import plots
-from bench.results import (ARROW, TABLE_COLUMNS, atomic_write_text, collect, comparison_table,
-                           failures, summarize)
+from bench.results import ARROW, TABLE_COLUMNS, SweepTables, atomic_write_text, sweep_tables
 
 MAX_ERROR_CHARS = 400
 MAX_CONFIG_LINES = 250
@@ -95,26 +94,22 @@ class SweepReport:
         return self.sweep_dir.name
 
 
-def load_sweep(sweep_dir: Path,
-               collected: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> SweepReport:
+def load_sweep(sweep_dir: Path, tables: SweepTables | None = None) -> SweepReport:
     """Read a sweep directory into a :class:`SweepReport`.
 
     Args:
         sweep_dir: a Hydra multirun directory (numbered job dirs holding
             ``run.json`` + ``metrics.parquet``, optionally ``collapse.parquet``),
             or a single run's directory.
-        collected: ``collect(sweep_dir)`` when the caller has already read it.
+        tables: ``sweep_tables(sweep_dir)`` when the caller has already read it.
     Raises:
         FileNotFoundError: if ``sweep_dir`` does not exist.
     """
     sweep_dir = Path(sweep_dir)
-    if not sweep_dir.is_dir():
-        raise FileNotFoundError(f"sweep directory {str(sweep_dir)!r} does not exist")
-    runs, metrics = collected if collected is not None else collect(sweep_dir)
-    summary = summarize(runs, metrics)
-    table = comparison_table(runs, metrics)
-    columns, rows = table_model(table, summary)
-    failed = failures(runs)
+    t = tables if tables is not None else sweep_tables(sweep_dir)
+    runs, metrics, summary = t.runs, t.metrics, t.summary
+    columns, rows = table_model(t.table, summary)
+    failed = t.failures.copy()
     if "error" in failed.columns:
         failed["error"] = failed["error"].map(_clip)
     if "epsilon" in failed.columns:

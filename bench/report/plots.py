@@ -636,7 +636,7 @@ def to_svg(fig: plt.Figure, prefix: str) -> str:
     if ids:
         pat = re.compile(r'(\bid="|#)(' + "|".join(map(re.escape, sorted(ids, key=len, reverse=True))) + r')(?=["\)])')
         s = pat.sub(lambda mo: f"{mo.group(1)}{prefix}-{mo.group(2)}", s)
-    s = s.replace("<svg ", f'<svg role="img" class="fig" ', 1)
+    s = s.replace("<svg ", '<svg role="img" class="fig" ', 1)
     return s.strip()
 
 
