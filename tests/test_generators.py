@@ -62,3 +62,24 @@ def test_unknown_generator_is_a_named_error():
         make_generator("nope")
     with pytest.raises(UnknownGeneratorError, match="cannot be imported"):
         build_generator({"_target_": "bench.generators.nope.Missing"}, 0)
+
+
+def _fit_sample(name: str, train: pd.DataFrame, schema) -> pd.DataFrame:
+    from bench.cli import set_threads
+
+    set_threads(1)
+    return _build(name, seed=3).fit(train, schema).sample(250)
+
+
+@pytest.mark.parametrize("name", ["ctgan", "tvae"])
+def test_same_seed_same_table_in_joblib_workers(name, fair, fair_small):
+    # Sweeps fit generators in loky workers. ctgan's DataTransformer runs Parallel(n_jobs=-1)
+    # over columns for >= 500 rows, which falls back to threads inside a worker and raced on
+    # numpy's global RNG: every worker gave a different table for the same seed.
+    from joblib import Parallel, delayed
+
+    assert len(fair_small) >= 500  # the size at which ctgan parallelises its transform
+    here = _fit_sample(name, fair_small, fair.schema)
+    there = Parallel(n_jobs=2)(delayed(_fit_sample)(name, fair_small, fair.schema) for _ in range(2))
+    for out in there:
+        pd.testing.assert_frame_equal(out, here, obj=f"{name}: worker vs main process")

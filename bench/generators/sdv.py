@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 import pandas as pd
+from joblib import parallel_config
 
 from bench.generators.base import BaseGenerator, register
 
@@ -18,7 +19,17 @@ log = logging.getLogger(__name__)
 
 
 class _SDVGenerator(BaseGenerator):
-    """Common fit/sample for SDV single-table synthesizers (wrapped, not subclassed)."""
+    """Common fit/sample for SDV single-table synthesizers (wrapped, not subclassed).
+
+    Fit and sample run under joblib's sequential backend. ctgan's
+    ``DataTransformer.transform`` (CTGAN and TVAE) maps columns with
+    ``Parallel(n_jobs=-1)`` once a table has 500 rows or more. Inside a joblib
+    worker, as in a parallel sweep, that falls back to threads. rdt seeds
+    each column transformer by swapping numpy's global RNG state, so the
+    threads race on it, and the same seed gave a different table in every
+    worker. Sequentially, the same seed gives the same table in the main
+    process and in workers (``tests/test_generators.py``).
+    """
 
     def _make(self, metadata: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -28,7 +39,8 @@ class _SDVGenerator(BaseGenerator):
         self.table_ = sch.name
         data = train[sch.modelled]
         synth = self._make(sch.to_sdv_metadata())
-        synth.fit({self.table_: data})
+        with parallel_config(backend="sequential"):
+            synth.fit({self.table_: data})
         self.synth_ = synth
         self.id_columns_ = [c for c in train.columns if c not in sch.modelled]
 
@@ -36,7 +48,8 @@ class _SDVGenerator(BaseGenerator):
         # SDV samples from a fixed seed unless told otherwise; tie it to ours.
         if hasattr(self.synth_, "_set_random_state"):
             self.synth_._set_random_state(self.seed_)
-        out = self.synth_.sample(num_rows=n)
+        with parallel_config(backend="sequential"):
+            out = self.synth_.sample(num_rows=n)
         if isinstance(out, dict):
             out = out[self.table_]
         out = out.reset_index(drop=True)
