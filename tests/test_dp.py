@@ -75,7 +75,10 @@ def test_generator_reports_what_it_spent(name, fair, fair_train):
     acc = create_accountant("prv")
     acc.history = list(gen.training_.engine.accountant.history)
     assert sum(h[2] for h in acc.history) == gen.training_.total_steps
-    assert acc.get_epsilon(delta=spent.delta) == pytest.approx(spent.epsilon)
+    # dp_ctgan adds the Laplace release of its conditional-vector frequencies (basic composition)
+    laplace = gen.cond_epsilon_ if name == "dp_ctgan" else 0.0
+    assert (laplace > 0) == (name == "dp_ctgan")
+    assert acc.get_epsilon(delta=spent.delta) + laplace == pytest.approx(spent.epsilon)
 
 
 def test_rdp_accountant_is_named(fair, fair_train):
@@ -167,7 +170,8 @@ def test_tvae_loss_equals_ctgan_loss_function(adult_small):
 
 
 @pytest.mark.parametrize("cls,kw", [(DPTVAEGenerator, {}),
-                                    (DPCTGANGenerator, SMALL_GAN)])
+                                    (DPCTGANGenerator, dict(SMALL_GAN, conditional=False)),
+                                    (DPCTGANGenerator, dict(SMALL_GAN, conditional=True))])
 def test_same_seed_same_table(cls, kw, fair, fair_train):
     kw = dict(epsilon=1.0, accountant="rdp", epochs=2, batch_size=500, verbose=False, **kw)
     a = cls(random_state=7, **kw).fit(fair_train, fair.schema)
@@ -224,6 +228,67 @@ def test_data_bounds_opt_in_gives_a_partial_scope(fair, fair_train):
     assert not spent.full_scope
     assert any("yrs_married" in s for s in spent.scope)
     assert any("yrs_married" in n and "without privacy" in n for n in spent.notes)
+
+
+# ------------------------------------------- dp_ctgan's conditional vector
+COND = dict(SMALL_GAN, conditional=True)
+
+
+def test_conditional_frequencies_are_laplace_and_composed(fair, fair_train):
+    # the Laplace release of the category frequencies is part of the spent epsilon:
+    # spent = cond_epsilon (basic composition) + the accountant's DP-SGD epsilon <= target
+    from opacus.accountants import create_accountant
+
+    gen = DPCTGANGenerator(epsilon=2.0, cond_epsilon_fraction=0.25, random_state=0,
+                           **{**FAST, "accountant": "prv"}, **COND).fit(fair_train, fair.schema)
+    m = len(fair.schema.categorical)
+    assert len(gen.cond_freqs_) == m == 6
+    assert gen.cond_epsilon_ == pytest.approx(0.5) and gen.cond_noise_scale_ == pytest.approx(m / 0.5)
+    spent = gen.privacy_spent()
+    acc = create_accountant("prv")
+    acc.history = list(gen.training_.engine.accountant.history)
+    sgd = acc.get_epsilon(delta=spent.delta)
+    assert 0 < sgd <= 1.5
+    assert spent.epsilon == pytest.approx(0.5 + sgd) and spent.epsilon <= 2.0
+    assert any(s.startswith("conditional-vector:laplace-frequencies(epsilon=0.5") for s in spent.scope)
+    for f in gen.cond_freqs_:
+        assert torch.all(f >= 0) and float(f.sum()) == pytest.approx(1.0)
+
+
+def test_conditional_frequencies_at_inf_are_the_exact_ones(fair, fair_train):
+    gen = DPCTGANGenerator(epsilon=float("inf"), random_state=0, **FAST, **COND).fit(fair_train, fair.schema)
+    assert gen.cond_epsilon_ == 0 and gen.cond_noise_scale_ == 0  # inf: no noise, and no guarantee claimed
+    cats = [c for c in gen.transformer_.codes_ if c.kind == "categorical"]
+    for code, f in zip(cats, gen.cond_freqs_):
+        values = fair_train[code.name].astype(str)
+        expect = [float((values == k).mean()) for k in code.categories]
+        assert f[:-1].numpy() == pytest.approx(expect, abs=1e-6), code.name
+        assert float(f[-1]) == pytest.approx(1 - sum(expect), abs=1e-6)  # the missing / unknown slot
+
+
+def test_real_condition_is_the_rows_own_category(fair, fair_train):
+    # no training-by-sampling: each real row's condition is read from that row
+    # alone, so it stays inside the row's clipped per-sample gradient
+    gen = DPCTGANGenerator(epsilon=float("inf"), random_state=0, **FAST, **COND).fit(fair_train, fair.schema)
+    x = torch.from_numpy(gen.transformer_.transform(fair_train))
+    cond = gen._real_cond(x)
+    assert cond.shape == (len(fair_train), gen.cond_dim_)
+    assert torch.all(cond.sum(dim=1) == 1)
+    assert torch.equal(cond * x[:, gen._cond_idx], cond)
+    drawn = gen._cond_col[cond.argmax(dim=1)]
+    assert set(drawn.tolist()) == set(range(len(gen._cond_spans)))
+    # synthetic conditions follow the released frequencies, one active column per row
+    fake, col, cat = gen._fake_cond(20000, torch.Generator().manual_seed(0))
+    assert torch.all(fake.sum(dim=1) == 1)
+    j = int(col[0])
+    share = torch.bincount(cat[col == j], minlength=len(gen.cond_freqs_[j])).double() / int((col == j).sum())
+    assert share.numpy() == pytest.approx(gen.cond_freqs_[j].double().numpy(), abs=0.03)
+
+
+@pytest.mark.parametrize("fraction", [0, 1, 1.5, "x"])
+def test_bad_cond_epsilon_fraction_is_a_config_error(fraction, fair, fair_train):
+    with pytest.raises(ConfigError, match="cond_epsilon_fraction"):
+        DPCTGANGenerator(epsilon=1.0, cond_epsilon_fraction=fraction, **FAST, **COND).fit(fair_train, fair.schema)
 
 
 # ------------------------------------------------------- configs and sweep

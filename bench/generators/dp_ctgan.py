@@ -11,11 +11,13 @@ import contextlib
 import time
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from bench.errors import ConfigError
 from bench.generators.base import register
 from bench.generators.dp_base import DPGeneratorBase, dp_batches, make_dp_training, quiet_opacus, shuffled_batches
 
@@ -40,11 +42,21 @@ class DPCTGANGenerator(DPGeneratorBase):
       Lipschitz control; BCE is the loss of Opacus' own DCGAN example.
     * pac=1: with packing, one discriminator input holds ``pac`` rows and a
       per-sample gradient would bound a group of records, not one.
-    * No conditional vector and no training-by-sampling: CTGAN draws the
-      condition from exact category frequencies and picks real rows that
-      match it, which neither Poisson-samples rows nor keeps the frequencies
-      private. Here real rows are Poisson-sampled and the generator is
-      unconditional.
+    * Conditional vector without training-by-sampling (``conditional=True``,
+      default). As in CTGAN, each synthetic row is conditioned on one
+      categorical column drawn uniformly and a category drawn from that
+      column's frequencies; the generator takes the condition as input and
+      is trained with CTGAN's cross-entropy condition loss besides the GAN
+      loss (post-processing), and the discriminator sees ``(row, condition)``. Two leaks of CTGAN are closed:
+      the frequencies are released once with the Laplace mechanism on a share
+      ``cond_epsilon_fraction`` of epsilon (L1 sensitivity = number of
+      categorical columns under add/remove-one; basic composition with the
+      DP-SGD epsilon), and real rows are not picked to match a condition
+      (training-by-sampling breaks Poisson sampling); each Poisson-sampled
+      real row is conditioned on its own category in a uniformly drawn
+      column, which stays inside its own clipped per-sample gradient.
+      ``conditional=False``, or a table without categorical columns, trains
+      an unconditional GAN on the whole budget.
     * One combined backward per discriminator step: the Poisson batch of real
       rows (label 1) and a fixed number ``batch_size`` of synthetic rows
       (label 0) go through one forward and one backward, so a record's
@@ -52,23 +64,31 @@ class DPCTGANGenerator(DPGeneratorBase):
       accumulate two backward passes under Poisson sampling).
 
     ``epsilon=inf`` trains the same networks with plain shuffled minibatches
-    (no clipping, no noise).
+    (no clipping, no noise) and exact category frequencies.
 
     Args (beyond :class:`~bench.generators.dp_base.DPGeneratorBase`):
         embedding_dim: noise size fed to the generator (CTGAN default 128).
         generator_dim, discriminator_dim: hidden sizes (CTGAN default 256, 256).
         generator_lr, discriminator_lr: Adam learning rates (CTGAN 2e-4).
         generator_decay, discriminator_decay: Adam weight decay (CTGAN 1e-6).
+        conditional: use the conditional vector described above.
+        cond_epsilon_fraction: share of epsilon spent on the Laplace release
+            of the category frequencies, in (0, 1); the rest calibrates DP-SGD.
+    Raises (in ``fit``, beyond the base class):
+        ConfigError: ``conditional`` not a bool, ``cond_epsilon_fraction``
+            outside (0, 1).
     Source: Xu et al. 2019 (CTGAN); Abadi et al. 2016 (DP-SGD); Opacus DCGAN
-        example (one combined discriminator backward per step).
+        example (one combined discriminator backward per step); Dwork et al. 2006
+        (Laplace mechanism).
     """
 
-    def __init__(self, epsilon: float = 1.0, delta: float | None = None, epochs: int = 50,
+    def __init__(self, epsilon: float = 1.0, delta: float | None = None, epochs: int = 150,
                  batch_size: int = 500, max_grad_norm: float = 1.0, accountant: str = "prv",
                  grad_sample_mode: str = "ghost", n_bins: int = 10, allow_data_bounds: bool = False,
                  embedding_dim: int = 128, generator_dim=(256, 256), discriminator_dim=(256, 256),
                  generator_lr: float = 2e-4, discriminator_lr: float = 2e-4, generator_decay: float = 1e-6,
-                 discriminator_decay: float = 1e-6, secure_mode: bool = False, verbose: bool = True,
+                 discriminator_decay: float = 1e-6, conditional: bool = True,
+                 cond_epsilon_fraction: float = 0.1, secure_mode: bool = False, verbose: bool = True,
                  random_state: int | None = None) -> None:
         super().__init__(epsilon=epsilon, delta=delta, epochs=epochs, batch_size=batch_size,
                          max_grad_norm=max_grad_norm, accountant=accountant, grad_sample_mode=grad_sample_mode,
@@ -81,30 +101,116 @@ class DPCTGANGenerator(DPGeneratorBase):
         self.discriminator_lr = discriminator_lr
         self.generator_decay = generator_decay
         self.discriminator_decay = discriminator_decay
+        self.conditional = conditional
+        self.cond_epsilon_fraction = cond_epsilon_fraction
 
     # ---------------------------------------------------------------- fit
     def _fit(self, train: pd.DataFrame) -> None:
         from ctgan.synthesizers.ctgan import Discriminator, Generator
 
         self._check_settings(len(train))
+        self._check_conditional()
         x = torch.from_numpy(self._fit_transformer(train))
         dim = self.transformer_.output_dimensions
-        self.generator_ = Generator(int(self.embedding_dim), list(self.generator_dim), dim)
-        disc = Discriminator(dim, list(self.discriminator_dim), pac=1)
+        self._tanh_idx = torch.as_tensor(self.transformer_.tanh_positions(), dtype=torch.long)
+        self._spans = [(st, ed) for _, st, ed in self.transformer_.softmax_spans()]
+        self._setup_conditional(x)
+        n_opt = self.cond_dim_
+        self.generator_ = Generator(int(self.embedding_dim) + n_opt, list(self.generator_dim), dim)
+        disc = Discriminator(dim + n_opt, list(self.discriminator_dim), pac=1)
         self.opt_g_ = torch.optim.Adam(self.generator_.parameters(), lr=float(self.generator_lr),
                                        betas=(0.5, 0.9), weight_decay=float(self.generator_decay))
         opt_d = torch.optim.Adam(disc.parameters(), lr=float(self.discriminator_lr), betas=(0.5, 0.9),
                                  weight_decay=float(self.discriminator_decay))
         self.epoch_times_: list[float] = []
         self.loss_history_: list[float] = []
-        self._tanh_idx = torch.as_tensor(self.transformer_.tanh_positions(), dtype=torch.long)
-        self._spans = [(st, ed) for _, st, ed in self.transformer_.softmax_spans()]
         with quiet_opacus():
             if self.private_:
                 self._fit_private(disc, opt_d, x)
             else:
                 self._fit_plain(disc, opt_d, x)
         self.opt_g_ = None
+
+    # -------------------------------------------------- conditional vector
+    def _check_conditional(self) -> None:
+        """Validate ``conditional`` / ``cond_epsilon_fraction``; resolve the SGD and Laplace shares."""
+        if not isinstance(self.conditional, bool):
+            raise ConfigError(f"generator.conditional must be true or false, got {self.conditional!r}")
+        try:
+            f = float(self.cond_epsilon_fraction)
+        except (TypeError, ValueError):
+            f = float("nan")
+        if self.conditional and not 0 < f < 1:
+            raise ConfigError("generator.cond_epsilon_fraction must be in (0, 1) (the share of epsilon spent "
+                              f"on the category frequencies), got {self.cond_epsilon_fraction!r}")
+        share = f if (self.conditional and self.private_) else 0.0
+        self.cond_epsilon_ = self.epsilon_ * share if self.private_ else 0.0
+        self.sgd_epsilon_ = self.epsilon_ * (1.0 - share)
+
+    def _setup_conditional(self, x: torch.Tensor) -> None:
+        """Conditional-vector layout and the released category frequencies.
+
+        The conditional vector concatenates one one-hot block per categorical
+        column (its softmax span, missing slot included), as in CTGAN; one
+        column is active per row. Frequencies of each categorical column are
+        released once with the Laplace mechanism: under add/remove-one
+        neighbours a record changes one count in each of the ``m``
+        histograms, so L1 sensitivity is ``m`` and scale ``m / cond_epsilon_``
+        gives ``cond_epsilon_``-DP (Dwork et al. 2006); negative counts are
+        clipped to 0 and renormalised (post-processing). ``epsilon=inf`` uses
+        the exact frequencies.
+        """
+        codes = self.transformer_.codes_
+        spans = ([(st, ed) for i, st, ed in self.transformer_.softmax_spans() if codes[i].kind == "categorical"]
+                 if self.conditional else [])
+        self._cond_spans = spans
+        widths = [ed - st for st, ed in spans]
+        self.cond_dim_ = int(sum(widths))
+        self.cond_freqs_: list[torch.Tensor] = []
+        self.cond_noise_scale_ = 0.0
+        if not spans:  # nothing to condition on: the whole budget goes to DP-SGD
+            self.cond_epsilon_, self.sgd_epsilon_ = 0.0, self.epsilon_
+            return
+        self._cond_idx = torch.cat([torch.arange(st, ed) for st, ed in spans])
+        self._cond_col = torch.repeat_interleave(torch.arange(len(spans)), torch.as_tensor(widths))
+        self._cond_offset = torch.as_tensor(np.cumsum([0] + widths[:-1]), dtype=torch.long)
+        if self.private_:
+            self.cond_noise_scale_ = len(spans) / self.cond_epsilon_
+        for st, ed in spans:
+            counts = x[:, st:ed].sum(dim=0).double().numpy()
+            if self.private_:
+                counts = counts + self.rng_.laplace(0.0, self.cond_noise_scale_, size=counts.shape)
+            counts = np.clip(counts, 0.0, None)
+            freq = counts / counts.sum() if counts.sum() > 0 else np.full(counts.shape, 1.0 / len(counts))
+            self.cond_freqs_.append(torch.as_tensor(freq, dtype=torch.float32))
+
+    def _real_cond(self, real: torch.Tensor) -> torch.Tensor:
+        """Condition of each real row: its own category in one uniformly drawn categorical column.
+
+        Row ``i``'s condition depends on row ``i`` only, so it stays inside
+        that row's clipped per-sample gradient (no training-by-sampling).
+        """
+        col = torch.randint(len(self._cond_spans), (real.shape[0],))
+        mask = (col.unsqueeze(1) == self._cond_col.unsqueeze(0)).to(real.dtype)
+        return real[:, self._cond_idx] * mask
+
+    def _fake_cond(self, n: int, g: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(cond (n, cond_dim), column (n,), category (n,))``: a uniform column, a category from its released frequencies."""
+        col = torch.randint(len(self._cond_spans), (n,), generator=g)
+        cats = torch.stack([torch.multinomial(f, n, replacement=True, generator=g) for f in self.cond_freqs_])
+        cat = cats[col, torch.arange(n)]
+        cond = torch.zeros(n, self.cond_dim_)
+        cond[torch.arange(n), self._cond_offset[col] + cat] = 1.0
+        return cond, col, cat
+
+    def _cond_loss(self, raw: torch.Tensor, col: torch.Tensor, cat: torch.Tensor) -> torch.Tensor:
+        """CTGAN's conditional loss: cross-entropy of the conditioned column's logits against the condition."""
+        loss = raw.new_zeros(())
+        for j, (st, ed) in enumerate(self._cond_spans):
+            rows = col == j
+            if rows.any():
+                loss = loss + F.cross_entropy(raw[rows, st:ed], cat[rows], reduction="sum")
+        return loss / raw.shape[0]
 
     def _activate(self, raw: torch.Tensor) -> torch.Tensor:
         """CTGAN's output activation: tanh on offsets, Gumbel-softmax (tau 0.2) on one-hot spans."""
@@ -115,16 +221,33 @@ class DPCTGANGenerator(DPGeneratorBase):
             out[:, st:ed] = F.gumbel_softmax(raw[:, st:ed], tau=0.2)
         return out
 
-    def _fake(self, n: int) -> torch.Tensor:
-        z = torch.randn(n, int(self.embedding_dim))
-        return self._activate(self.generator_(z))
+    def _fake(self, n: int, g: torch.Generator | None = None):
+        """``(rows (n, dim + cond_dim), raw logits, column, category)`` from the generator (with conditions)."""
+        z = torch.randn((n, int(self.embedding_dim)), generator=g)
+        if not self.cond_dim_:
+            raw = self.generator_(z)
+            return self._activate(raw), raw, None, None
+        cond, col, cat = self._fake_cond(n, g)
+        raw = self.generator_(torch.cat([z, cond], dim=1))
+        return torch.cat([self._activate(raw), cond], dim=1), raw, col, cat
+
+    def _disc_batch(self, real: torch.Tensor, bs: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """One discriminator input: the real rows (label 1) then ``bs`` synthetic rows (label 0)."""
+        if self.cond_dim_:
+            real = torch.cat([real, self._real_cond(real)], dim=1)
+        with torch.no_grad():
+            fake = self._fake(bs)[0]
+        return torch.cat([real, fake], dim=0), torch.cat([torch.ones(real.shape[0]), torch.zeros(bs)])
 
     def _generator_step(self, disc: nn.Module, hooks_off) -> float:
         """One generator update through the (frozen) discriminator: post-processing only."""
         bs = max(int(self.batch_size), 2)  # BatchNorm in the generator needs 2 rows
         with hooks_off():
-            logits = disc(self._fake(bs)).view(-1)
+            fake, raw, col, cat = self._fake(bs)
+            logits = disc(fake).view(-1)
             loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+            if self.cond_dim_:
+                loss = loss + self._cond_loss(raw, col, cat)
             grads = torch.autograd.grad(loss, list(self.generator_.parameters()))
         for p, g in zip(self.generator_.parameters(), grads):
             p.grad = g
@@ -135,7 +258,7 @@ class DPCTGANGenerator(DPGeneratorBase):
         bs = max(int(self.batch_size), 2)  # BatchNorm in the generator needs 2 rows
         training = make_dp_training(module=disc, optimizer=opt_d, x=x, batch_size=int(self.batch_size),
                                     epochs=self.epochs,
-                                    target_epsilon=self.epsilon_, target_delta=self.delta_,
+                                    target_epsilon=self.sgd_epsilon_, target_delta=self.delta_,
                                     max_grad_norm=self.max_grad_norm, accountant=self.accountant,
                                     grad_sample_mode=self.grad_sample_mode, secure_mode=self.secure_mode,
                                     criterion=nn.BCEWithLogitsLoss())
@@ -157,10 +280,7 @@ class DPCTGANGenerator(DPGeneratorBase):
         bar = self._progress(self.epochs)
         t0, running, count = time.perf_counter(), 0.0, 0
         for epoch, i, real in dp_batches(training):
-            with torch.no_grad():
-                fake = self._fake(bs)
-            xin = torch.cat([real, fake], dim=0)
-            y = torch.cat([torch.ones(real.shape[0]), torch.zeros(bs)])
+            xin, y = self._disc_batch(real, bs)
             dp_opt.zero_grad(set_to_none=True)
             logits = dp_disc(xin).view(-1)
             if training.criterion is not None:
@@ -192,11 +312,7 @@ class DPCTGANGenerator(DPGeneratorBase):
         bar = self._progress(self.epochs)
         t0, running = time.perf_counter(), 0.0
         for step, idx in enumerate(shuffled_batches(n, real_bs, per_epoch * int(self.epochs))):
-            real = x[idx]
-            with torch.no_grad():
-                fake = self._fake(bs)
-            xin = torch.cat([real, fake], dim=0)
-            y = torch.cat([torch.ones(real.shape[0]), torch.zeros(bs)])
+            xin, y = self._disc_batch(x[idx], bs)
             opt_d.zero_grad(set_to_none=True)
             loss_d = F.binary_cross_entropy_with_logits(disc(xin).view(-1), y)
             loss_d.backward()
@@ -210,10 +326,23 @@ class DPCTGANGenerator(DPGeneratorBase):
         bar.close()
         self.spent_epsilon_ = float("inf")
 
+    def _epsilon_so_far(self) -> float:
+        """SGD epsilon from the accountant plus the Laplace release of the frequencies (basic composition)."""
+        eps = super()._epsilon_so_far()
+        return eps + self.cond_epsilon_ if self.private_ else eps
+
     def _scope(self):
         scope, notes = super()._scope()
-        return (["dp-sgd:discriminator", "generator:post-processing", "conditional-vector:none"] + scope,
-                notes)
+        if self.cond_dim_ and self.private_:
+            cond = (f"conditional-vector:laplace-frequencies(epsilon={self.cond_epsilon_:.4g}, "
+                    f"scale={self.cond_noise_scale_:.4g}, {len(self._cond_spans)} columns)")
+            notes.append(f"epsilon = {self.cond_epsilon_:.4g} (Laplace, category frequencies) + accountant's "
+                         f"epsilon of DP-SGD (target {self.sgd_epsilon_:.4g}), by basic composition")
+        elif self.cond_dim_:
+            cond = "conditional-vector:exact-frequencies"
+        else:
+            cond = "conditional-vector:none"
+        return ["dp-sgd:discriminator", "generator:post-processing", cond] + scope, notes
 
     # ------------------------------------------------------------- sample
     def _sample(self, n: int) -> pd.DataFrame:
@@ -223,7 +352,6 @@ class DPCTGANGenerator(DPGeneratorBase):
         chunks = []
         with torch.no_grad():
             for start in range(0, n, bs):
-                z = torch.randn((bs, int(self.embedding_dim)), generator=g)
-                chunks.append(self.generator_(z))
+                chunks.append(self._fake(bs, g)[1])
         raw = torch.cat(chunks)[:n]
         return self._decode(raw, g, n)
