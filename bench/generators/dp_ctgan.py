@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from bench.errors import ConfigError
 from bench.generators.base import register
 from bench.generators.dp_base import DPGeneratorBase, dp_batches, make_dp_training, quiet_opacus, shuffled_batches
+from bench.generators.laplace import laplace_frequencies
 
 
 @register("dp_ctgan")
@@ -47,8 +48,9 @@ class DPCTGANGenerator(DPGeneratorBase):
       categorical column drawn uniformly and a category drawn from that
       column's frequencies; the generator takes the condition as input and
       is trained with CTGAN's cross-entropy condition loss besides the GAN
-      loss (post-processing), and the discriminator sees ``(row, condition)``. Two leaks of CTGAN are closed:
-      the frequencies are released once with the Laplace mechanism on a share
+      loss (post-processing), and the discriminator sees ``(row,
+      condition)``. Two leaks of CTGAN are closed: the frequencies are
+      released once with the Laplace mechanism on a share
       ``cond_epsilon_fraction`` of epsilon (L1 sensitivity = number of
       categorical columns under add/remove-one; basic composition with the
       DP-SGD epsilon), and real rows are not picked to match a condition
@@ -133,7 +135,7 @@ class DPCTGANGenerator(DPGeneratorBase):
 
     # -------------------------------------------------- conditional vector
     def _check_conditional(self) -> None:
-        """Validate ``conditional`` / ``cond_epsilon_fraction``; resolve the SGD and Laplace shares."""
+        """Validate ``conditional`` and ``cond_epsilon_fraction`` (ConfigError naming the setting)."""
         if not isinstance(self.conditional, bool):
             raise ConfigError(f"generator.conditional must be true or false, got {self.conditional!r}")
         try:
@@ -143,9 +145,6 @@ class DPCTGANGenerator(DPGeneratorBase):
         if self.conditional and not 0 < f < 1:
             raise ConfigError("generator.cond_epsilon_fraction must be in (0, 1) (the share of epsilon spent "
                               f"on the category frequencies), got {self.cond_epsilon_fraction!r}")
-        share = f if (self.conditional and self.private_) else 0.0
-        self.cond_epsilon_ = self.epsilon_ * share if self.private_ else 0.0
-        self.sgd_epsilon_ = self.epsilon_ * (1.0 - share)
 
     def _setup_conditional(self, x: torch.Tensor) -> None:
         """Conditional-vector layout and the released category frequencies.
@@ -166,23 +165,17 @@ class DPCTGANGenerator(DPGeneratorBase):
         self._cond_spans = spans
         widths = [ed - st for st, ed in spans]
         self.cond_dim_ = int(sum(widths))
-        self.cond_freqs_: list[torch.Tensor] = []
-        self.cond_noise_scale_ = 0.0
-        if not spans:  # nothing to condition on: the whole budget goes to DP-SGD
-            self.cond_epsilon_, self.sgd_epsilon_ = 0.0, self.epsilon_
-            return
-        self._cond_idx = torch.cat([torch.arange(st, ed) for st, ed in spans])
-        self._cond_col = torch.repeat_interleave(torch.arange(len(spans)), torch.as_tensor(widths))
-        self._cond_offset = torch.as_tensor(np.cumsum([0] + widths[:-1]), dtype=torch.long)
-        if self.private_:
-            self.cond_noise_scale_ = len(spans) / self.cond_epsilon_
-        for st, ed in spans:
-            counts = x[:, st:ed].sum(dim=0).double().numpy()
-            if self.private_:
-                counts = counts + self.rng_.laplace(0.0, self.cond_noise_scale_, size=counts.shape)
-            counts = np.clip(counts, 0.0, None)
-            freq = counts / counts.sum() if counts.sum() > 0 else np.full(counts.shape, 1.0 / len(counts))
-            self.cond_freqs_.append(torch.as_tensor(freq, dtype=torch.float32))
+        # the budget split; nothing to condition on (or epsilon=inf): all of it goes to DP-SGD
+        self.cond_epsilon_ = self.epsilon_ * float(self.cond_epsilon_fraction) if spans and self.private_ else 0.0
+        self.sgd_epsilon_ = self.epsilon_ - self.cond_epsilon_
+        self.cond_noise_scale_ = len(spans) / self.cond_epsilon_ if self.cond_epsilon_ else 0.0
+        self.cond_freqs_ = [torch.as_tensor(laplace_frequencies(x[:, st:ed].sum(dim=0).double().numpy(),
+                                                                self.cond_noise_scale_, self.rng_),
+                                            dtype=torch.float32) for st, ed in spans]
+        if spans:
+            self._cond_idx = torch.cat([torch.arange(st, ed) for st, ed in spans])
+            self._cond_col = torch.repeat_interleave(torch.arange(len(spans)), torch.as_tensor(widths))
+            self._cond_offset = torch.as_tensor(np.cumsum([0] + widths[:-1]), dtype=torch.long)
 
     def _real_cond(self, real: torch.Tensor) -> torch.Tensor:
         """Condition of each real row: its own category in one uniformly drawn categorical column.

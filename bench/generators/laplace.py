@@ -51,6 +51,30 @@ from bench.errors import ConfigError, SchemaError
 from bench.generators.base import BaseGenerator, PrivacySpent, register
 
 
+def laplace_frequencies(counts: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """Frequencies from a histogram released with the Laplace mechanism.
+
+    Adds ``Laplace(0, scale)`` noise to every count (none when ``scale`` is
+    0), clips negative counts to 0 and normalises; an all-zero result becomes
+    uniform. Clipping and normalising are post-processing, so the release is
+    ``sensitivity / scale``-DP (Dwork et al. 2006), where ``sensitivity`` is
+    the L1 sensitivity of the histogram(s) the caller releases at this scale.
+
+    Args:
+        counts: ``(k,)`` counts of one histogram.
+        scale: Laplace scale b (0 = exact, for epsilon = inf).
+        rng: the generator's seeded numpy Generator.
+    Returns:
+        ``(k,)`` float64 frequencies summing to 1.
+    """
+    c = np.asarray(counts, dtype=float)
+    if scale > 0:
+        c = c + rng.laplace(0.0, scale, size=c.shape)
+    c = np.maximum(c, 0.0)
+    total = c.sum()
+    return c / total if total > 0 else np.full(c.shape, 1.0 / len(c))
+
+
 @dataclass
 class _Slots:
     """A column's public histogram slots."""
@@ -177,14 +201,8 @@ class DPMarginalsGenerator(BaseGenerator):
         d = len(self.slots_)
         self.epsilon_ = eps
         self.noise_scale_ = d / eps if math.isfinite(eps) else 0.0
-        self.probs_ = []
-        for sl in self.slots_:
-            c = sl.counts(train[sl.name])
-            if self.noise_scale_ > 0:
-                c = c + self.rng_.laplace(0.0, self.noise_scale_, size=len(c))
-            c = np.maximum(c, 0.0)  # post-processing
-            total = c.sum()
-            self.probs_.append(c / total if total > 0 else np.full(len(c), 1.0 / len(c)))
+        self.probs_ = [laplace_frequencies(sl.counts(train[sl.name]), self.noise_scale_, self.rng_)
+                       for sl in self.slots_]
         self.id_columns_ = [c for c, k in sch.columns.items() if k == "id"]
 
     def _sample(self, n: int) -> pd.DataFrame:
