@@ -321,20 +321,16 @@ class DPCTGANGenerator(DPGeneratorBase):
 
     def _epsilon_so_far(self) -> float:
         """SGD epsilon from the accountant plus the Laplace release of the frequencies (basic composition)."""
-        eps = super()._epsilon_so_far()
-        return eps + self.cond_epsilon_ if self.private_ else eps
+        return super()._epsilon_so_far() + self.cond_epsilon_  # cond_epsilon_ is 0 at epsilon=inf
 
     def _scope(self):
         scope, notes = super()._scope()
-        if self.cond_dim_ and self.private_:
+        cond = "conditional-vector:none"  # (privacy_spent replaces the whole scope at epsilon=inf)
+        if self.cond_epsilon_:
             cond = (f"conditional-vector:laplace-frequencies(epsilon={self.cond_epsilon_:.4g}, "
                     f"scale={self.cond_noise_scale_:.4g}, {len(self._cond_spans)} columns)")
             notes.append(f"epsilon = {self.cond_epsilon_:.4g} (Laplace, category frequencies) + accountant's "
                          f"epsilon of DP-SGD (target {self.sgd_epsilon_:.4g}), by basic composition")
-        elif self.cond_dim_:
-            cond = "conditional-vector:exact-frequencies"
-        else:
-            cond = "conditional-vector:none"
         return ["dp-sgd:discriminator", "generator:post-processing", cond] + scope, notes
 
     # ------------------------------------------------------------- sample
