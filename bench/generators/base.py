@@ -31,11 +31,26 @@ class PrivacySpent:
     Attributes:
         epsilon: epsilon spent (the accountant's value), ``inf`` for none.
         delta: delta of the (epsilon, delta)-DP guarantee.
-        accountant: accountant that computed epsilon (``"prv"``, ``"rdp"``, ...).
+        accountant: accountant that computed epsilon, with its library
+            (e.g. ``"pld (dp-accounting 0.6.0)"``, ``"laplace-basic-composition"``).
         scope: the parts of training the epsilon covers, e.g.
             ``["sgd", "preprocessing:public", "sampling:poisson"]``.
         full_scope: True only when nothing data-dependent escapes the accountant.
         notes: anything that weakens the guarantee, in words.
+        neighbouring: the neighbouring relation the epsilon is stated for:
+            ``"replace-one"`` (n is public; the synthetic table has a known
+            number of rows) or ``"add/remove-one"``.
+        delta_rationale: why this delta (e.g. ``"1/n^2: n*delta = 1/n"``).
+        rng: where the mechanism's noise and sampling come from:
+            ``"seeded"`` (reproducible; the guarantee assumes the seed is
+            secret) or ``"secure"`` (os.urandom, not reproducible).
+        bounds_source: where the preprocessing's bounds and domains come from
+            (``"public schema (cited in the dataset config)"``, a DP release
+            with its budget share, or ``"training rows (not covered)"``).
+        tuning_source: the dataset the hyperparameters were chosen on, and
+            whether that is the dataset being released.
+        outside: what the claimed epsilon does not cover, in words (empty when
+            nothing data-dependent escapes it).
     """
 
     epsilon: float
@@ -44,6 +59,17 @@ class PrivacySpent:
     scope: list[str] = field(default_factory=list)
     full_scope: bool = False
     notes: list[str] = field(default_factory=list)
+    neighbouring: str = "unstated"
+    delta_rationale: str = ""
+    rng: str = "unstated"
+    bounds_source: str = ""
+    tuning_source: str = ""
+    outside: list[str] = field(default_factory=list)
+
+    @property
+    def seeded(self) -> bool:
+        """True when the noise follows a seed (the guarantee then assumes the seed is secret)."""
+        return self.rng.startswith("seeded")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
