@@ -6,6 +6,13 @@
   column shapes are kept and every correlation is broken.
 * ``faker``: format-realistic values with Faker (right kinds and ranges, no
   relation to the real distribution), the negative control.
+* ``noisy_identity``: training rows with a share of their cells swapped with
+  other rows' values, the control between the two: it leaks, but less than
+  ``identity``.
+
+Together with ``independent`` (null for record-level privacy: it keeps the
+column shapes and forgets who was in the table) these four calibrate every
+privacy metric (``tests/test_controls.py``, ``experiment=controls``).
 """
 
 from __future__ import annotations
@@ -33,6 +40,57 @@ class IdentityGenerator(BaseGenerator):
         replace = n > len(self.train_)
         idx = self.rng_.choice(len(self.train_), size=n, replace=replace)
         return self.train_.iloc[idx]
+
+
+@register("noisy_identity")
+class NoisyIdentityGenerator(BaseGenerator):
+    """Training rows, each released once, with a share of their cells swapped: the in-between control.
+
+    Every cell is replaced independently with probability ``swap_rate`` by the
+    same column's value in a training row drawn at random (cell-level data
+    swapping, a classic statistical-disclosure-control perturbation). It is a
+    mixture, cell by cell, of ``identity`` (``swap_rate = 0``) and
+    ``independent`` (``swap_rate = 1``), so every column keeps its marginal
+    and swapped cells hold ordinary values (no new unique values that a
+    singling-out predicate would latch on to). A row keeps all d cells with
+    probability ``(1 - swap_rate)^d``. It is not a privacy mechanism: it is the
+    reference every privacy metric must place strictly between ``identity``
+    and the null generators (``independent``, ``faker``).
+
+    Args:
+        swap_rate: probability that a cell is swapped, in [0, 1].
+        random_state: seed.
+    Raises (in ``fit``):
+        ConfigError: ``swap_rate`` outside [0, 1].
+    Source: data swapping, Dalenius & Reiss, "Data-swapping: a technique for
+    disclosure control" (J. Statistical Planning and Inference, 1982).
+    """
+
+    cacheable = False  # most of its cells are real values: never written to the synthetic cache
+
+    def __init__(self, swap_rate: float = 0.2, random_state: int | None = None) -> None:
+        super().__init__(random_state=random_state)
+        self.swap_rate = swap_rate
+
+    def _fit(self, train: pd.DataFrame) -> None:
+        from bench.errors import ConfigError
+
+        try:
+            rate = float(self.swap_rate)
+        except (TypeError, ValueError):
+            rate = float("nan")
+        if not 0 <= rate <= 1:
+            raise ConfigError(f"generator.swap_rate must be in [0, 1], got {self.swap_rate!r}")
+        self.train_ = train.reset_index(drop=True)
+
+    def _sample(self, n: int) -> pd.DataFrame:
+        m = len(self.train_)
+        out = self.train_.iloc[self.rng_.choice(m, size=n, replace=n > m)].reset_index(drop=True)
+        for col in out.columns:
+            hit = self.rng_.random(n) < float(self.swap_rate)
+            donor = self.train_[col].to_numpy()[self.rng_.integers(0, m, size=n)]
+            out[col] = np.where(hit, donor, out[col].to_numpy())
+        return out
 
 
 @register("independent")
