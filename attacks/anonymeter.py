@@ -8,16 +8,21 @@ the three re-identification criteria of the EU Article 29 Working Party
 * **singling out** (``SinglingOutEvaluator``): predicates built from the
   synthetic table that match exactly one original record; ``univariate`` (one
   column) and ``multivariate`` (``n_cols`` columns).
-* **linkability** (``LinkabilityEvaluator``): the schema's quasi-identifiers
-  are split in two sets; an attack succeeds when both halves of a target have
-  the same nearest synthetic record.
+* **linkability** (``LinkabilityEvaluator``): the modelled columns are dealt
+  into two informative halves (:func:`linkability_columns`); an attack
+  succeeds when the ``n_neighbors`` nearest synthetic records of the two
+  halves of a target share a record.
 * **inference** (``InferenceEvaluator``): guess a sensitive column from the
   nearest synthetic record on the auxiliary columns (quasi-identifiers by
   default), once per sensitive column in the schema.
 
 Each risk is ``(attack rate - control rate) / (1 - control rate)`` with the
 holdout split as control (records the generator never saw), reported with its
-Wilson interval. anonymeter warns when the attack does no better than a
+Wilson interval. ``ori`` and ``control`` are cut to the same size (a seeded
+random draw from the larger): with unequal sizes anonymeter's singling-out
+evaluator extrapolates the control's success rate to the size of ``ori``
+(``fit_correction_term``), which put the negative controls (Faker,
+independent) above zero with intervals that excluded it. anonymeter warns when the attack does no better than a
 random-guessing baseline ("Analysis results cannot be trusted"): we keep that
 as ``below_baseline`` and the run reports it next to the risk rather than
 presenting the number as meaningful.
@@ -31,6 +36,8 @@ the subgroup. Records enter anonymeter only in memory; nothing here logs values.
 from __future__ import annotations
 
 import logging
+import math
+import re
 import time
 import warnings
 from contextlib import contextmanager
@@ -59,6 +66,9 @@ class Risk:
         attack_rate, baseline_rate, control_rate: success rates of the main,
             random-guessing and control attacks.
         n_attacks: attacks run against ``ori``.
+        n_queries: singling-out predicates anonymeter could generate from
+            the synthetic table (``n_attacks`` for the other risks); fewer
+            than ``n_attacks`` means the risk is underestimated.
         below_baseline: the attack did no better than random guessing
             (anonymeter: "results cannot be trusted").
         warnings: anonymeter's warning messages (no record values).
@@ -75,8 +85,27 @@ class Risk:
     control_rate: float
     n_attacks: int
     below_baseline: bool
+    n_queries: int = -1
     warnings: list[str] = field(default_factory=list)
     seconds: float = float("nan")
+
+    @property
+    def few_queries(self) -> bool:
+        """anonymeter generated fewer predicates than attacks: the risk is an underestimate."""
+        return 0 <= self.n_queries < self.n_attacks
+
+    @property
+    def null_se(self) -> float:
+        """Standard error of the risk when the attack does no better than the control.
+
+        Both rates then estimate the control's rate ``c`` (records the
+        generator never saw: it does not depend on how much the generator
+        leaks) from ``n_attacks`` attacks each, and the residual
+        ``(a - c) / (1 - c)`` has ``SE = sqrt(2 c (1 - c) / n) / (1 - c)``
+        (anonymeter's error propagation at ``a = c``).
+        """
+        c = min(self.control_rate, 1.0 - 1e-9)
+        return math.sqrt(2.0 * c * (1.0 - c) / max(self.n_attacks, 1)) / (1.0 - c)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -104,29 +133,43 @@ def prepare(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def linkability_columns(schema: Schema) -> tuple[list[str], list[str], str]:
+LINK_SOURCES = ("all_columns", "quasi_identifiers")
+
+
+def linkability_columns(schema: Schema, population: pd.DataFrame | None = None,
+                        source: str = "all_columns") -> tuple[list[str], list[str], str]:
     """The two auxiliary column sets for the linkability attack.
 
-    The schema's quasi-identifiers are dealt alternately into two sets (1st,
-    3rd, ... and 2nd, 4th, ...), so that both halves carry some identifying
-    columns: anonymeter links a target only when *both* halves have the same
-    nearest synthetic record, so a half made only of common values (ties)
-    cannot link even a copied record. With fewer than two quasi-identifiers,
-    all modelled columns are dealt the same way.
+    The candidate columns (every modelled column, or the schema's
+    quasi-identifiers with ``source="quasi_identifiers"`` when at least four
+    are declared) are sorted by their number of distinct values in
+    ``population`` (the attacker's reference sample; schema order without it)
+    and dealt alternately, 1st, 3rd, ... to one half and 2nd, 4th, ... to the
+    other, so that each half holds high-cardinality columns, as in
+    anonymeter's own Adult example. A half made of a few common values ties
+    with many synthetic records and cannot link even a copied record: the
+    earlier quasi-identifier split gave the identity generator a risk of 0.000
+    on fair.
 
     Returns:
-        ``(cols_a, cols_b, source)`` with source ``"quasi_identifiers"`` or
-        ``"all_columns"``.
+        ``(cols_a, cols_b, source)`` with the source actually used.
     Raises:
-        ConfigError: if the table has fewer than two modelled columns.
+        ConfigError: unknown ``source``, or fewer than two modelled columns.
     """
+    if source not in LINK_SOURCES:
+        raise ConfigError(f"attacks.anonymeter.linkability.columns must be one of {LINK_SOURCES}, got {source!r}")
+    cols = list(schema.modelled)
     qi = [c for c in schema.quasi_identifiers if c in schema.modelled]
-    source = "quasi_identifiers"
-    if len(qi) < 2:
-        qi, source = list(schema.modelled), "all_columns"
-    if len(qi) < 2:
+    if source == "quasi_identifiers" and len(qi) >= 4:
+        cols = qi
+    else:
+        source = "all_columns"
+    if len(cols) < 2:
         raise ConfigError("linkability needs at least two columns")
-    return qi[0::2], qi[1::2], source
+    if population is not None:
+        card = {c: int(population[c].nunique(dropna=False)) for c in cols}
+        cols = sorted(cols, key=lambda c: -card[c])  # stable: ties keep schema order
+    return cols[0::2], cols[1::2], source
 
 
 def inference_aux(schema: Schema, secret: str, aux: str = "quasi_identifiers") -> list[str]:
@@ -148,11 +191,16 @@ def inference_aux(schema: Schema, secret: str, aux: str = "quasi_identifiers") -
     return others
 
 
+_ONLY = re.compile(r"could generate only (\d+) singling out queries")
+
+
 def _risk(name: str, subgroup: str, evaluator: Any, n_attacks: int, confidence: float,
           earlier: list[str]) -> Risk:
     with _quiet() as caught:
         res = evaluator.results(confidence_level=confidence)
     caught = sorted({m.split(" Estimated rates")[0] for m in earlier + caught})
+    found = [int(mt.group(1)) for m in caught for mt in [_ONLY.search(m)] if mt]
+    n_queries = min(found) if found else int(n_attacks)
     r = res.risk()
     cr = res.control_rate.value if res.control_rate is not None else float("nan")
     return Risk(name=name, subgroup=subgroup, value=float(r.value), ci_low=float(r.ci[0]),
@@ -160,7 +208,7 @@ def _risk(name: str, subgroup: str, evaluator: Any, n_attacks: int, confidence: 
                 baseline_rate=float(res.baseline_rate.value), control_rate=float(cr),
                 n_attacks=int(n_attacks),
                 below_baseline=bool(res.baseline_rate.value >= res.attack_rate.value),
-                warnings=caught)
+                n_queries=n_queries, warnings=caught)
 
 
 class _Captured(logging.Handler):
@@ -232,7 +280,7 @@ def singling_out(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame, *,
 
 
 def linkability(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame,
-                aux_cols: tuple[list[str], list[str]], *, n_attacks: int = 500, n_neighbors: int = 1,
+                aux_cols: tuple[list[str], list[str]], *, n_attacks: int = 500, n_neighbors: int = 10,
                 confidence_level: float = 0.95, seed: int = 0, subgroup: str = "all") -> Risk:
     """Linkability risk (anonymeter ``LinkabilityEvaluator``).
 
@@ -270,10 +318,27 @@ def inference(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame, secre
     return _risk(f"inference.{secret}", subgroup, ev, n, confidence_level, caught)
 
 
+def equal_sizes(ori: pd.DataFrame, control: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cut the larger of ``ori`` and ``control`` to the smaller's size (seeded draw without replacement).
+
+    With equal sizes a generator that ignores who was a member has the same
+    expected success rate on both, so the risk's null is 0 without
+    anonymeter's size extrapolation.
+    """
+    n = min(len(ori), len(control))
+    rng = np.random.default_rng([int(seed), 0xA707])
+
+    def cut(df: pd.DataFrame) -> pd.DataFrame:
+        return df if len(df) == n else df.iloc[np.sort(rng.choice(len(df), size=n, replace=False))]
+
+    return cut(ori), cut(control)
+
+
 def anonymeter_risks(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame, schema: Schema, *,
-                     subgroup: str = "all", modes: Sequence[str] = MODES, so_n_attacks: int = 500,
+                     subgroup: str = "all", modes: Sequence[str] = ("multivariate",), so_n_attacks: int = 500,
                      so_n_cols: int = 3, so_max_attempts: int | None = 100_000,
-                     link_n_attacks: int = 500, link_n_neighbors: int = 1,
+                     link_n_attacks: int = 500, link_n_neighbors: int = 10,
+                     link_columns: tuple[list[str], list[str]] | None = None,
                      inf_n_attacks: int = 500, inf_aux: str = "quasi_identifiers",
                      secrets: Sequence[str] | None = None, confidence_level: float = 0.95,
                      seed: int = 0, skip: Sequence[str] = ()) -> tuple[list[Risk], dict[str, str]]:
@@ -283,10 +348,12 @@ def anonymeter_risks(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame
         ori: training records (or one subgroup of them), coerced to ``schema``.
         syn: the synthetic table.
         control: holdout records (the same subgroup rule), coerced to ``schema``.
+            ``ori`` and ``control`` are cut to equal size first (:func:`equal_sizes`).
         schema: gives the sensitive columns, quasi-identifiers and column kinds.
         subgroup: label stored in each :class:`Risk`.
         modes: singling-out modes to run.
-        so_*, link_*, inf_*: evaluator settings (see the single functions).
+        so_*, link_*, inf_*: evaluator settings (see the single functions);
+            ``link_columns`` defaults to :func:`linkability_columns` of the schema.
         secrets: sensitive columns (default ``schema.sensitive``).
         skip: any of ``"singling_out"``, ``"linkability"``, ``"inference"``.
     Returns:
@@ -298,6 +365,7 @@ def anonymeter_risks(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame
     for name, df in (("ori", ori), ("syn", syn), ("control", control)):
         if len(df) == 0:
             raise EmptyTableError(f"anonymeter ({subgroup}): the {name} table is empty")
+    ori, control = equal_sizes(ori, control, seed)
     o, s, c = prepare(ori, schema), prepare(syn, schema), prepare(control, schema)
     risks: list[Risk] = []
     errors: dict[str, str] = {}
@@ -317,7 +385,7 @@ def anonymeter_risks(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame
             attempt(f"singling_out.{mode}", singling_out, o, s, c, mode=mode, n_attacks=so_n_attacks,
                     n_cols=so_n_cols, max_attempts=so_max_attempts, **common)
     if "linkability" not in skip:
-        a, b, _ = linkability_columns(schema)
+        a, b = link_columns if link_columns is not None else linkability_columns(schema)[:2]
         attempt("linkability", linkability, o, s, c, (a, b), n_attacks=link_n_attacks,
                 n_neighbors=link_n_neighbors, **common)
     if "inference" not in skip:

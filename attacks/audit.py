@@ -227,7 +227,11 @@ class AuditResult:
             validation threshold (informative only: taking their maximum
             would not be a valid bound).
         claimed_epsilon, claimed_delta: the generator's claim (None: no claim).
-        flagged: ``eps_lb > claimed_epsilon``.
+        flagged: ``eps_lb > claimed_epsilon`` (only when testable).
+        testable: the claim is below ``resolution``, so a strong enough
+            attack could refute it; a claim at or above the resolution cannot
+            be refuted by these games whatever the generator does (no claim,
+            or an infinite one: not testable).
     """
 
     bound: EpsilonBound
@@ -240,10 +244,18 @@ class AuditResult:
     claimed_epsilon: float | None = None
     claimed_delta: float | None = None
     flagged: bool = False
+    testable: bool = False
 
     @property
     def eps_lb(self) -> float:
         return self.bound.eps_lb
+
+    @property
+    def state(self) -> str:
+        """``"flagged"``, ``"not flagged"`` or ``"not testable"`` (the claim exceeds the resolution)."""
+        if not self.testable:
+            return "not testable"
+        return "flagged" if self.flagged else "not flagged"
 
 
 def audit(scores: Mapping[tuple[Any, str], np.ndarray], labels: Mapping[Any, np.ndarray],
@@ -259,7 +271,8 @@ def audit(scores: Mapping[tuple[Any, str], np.ndarray], labels: Mapping[Any, np.
         delta: claimed delta (subtracted in the bound).
         alpha: total error probability of the bound.
         claimed_epsilon: the generator's epsilon; ``flagged`` when the test
-            bound exceeds it (None or inf: never flagged).
+            bound exceeds it; ``testable`` only when it is below the test
+            part's resolution (None or inf: not testable, never flagged).
     Returns:
         :class:`AuditResult`.
     Raises:
@@ -289,10 +302,12 @@ def audit(scores: Mapping[tuple[Any, str], np.ndarray], labels: Mapping[Any, np.
     (v_eps, _), tgt, stat, thr, tb = best
     n_test = min(tb.n_in, tb.n_out)
     claimed = None if claimed_epsilon is None else float(claimed_epsilon)
-    flagged = bool(claimed is not None and math.isfinite(claimed) and tb.eps_lb > claimed)
+    resolution = resolution_limit(n_test, alpha=alpha, delta=delta)
+    testable = bool(claimed is not None and math.isfinite(claimed) and claimed < resolution)
+    flagged = bool(testable and tb.eps_lb > claimed)
     return AuditResult(bound=tb, target=tgt, statistic=stat, threshold=thr, val_eps_lb=v_eps,
-                       resolution=resolution_limit(n_test, alpha=alpha, delta=delta), per_target=per_target,
-                       claimed_epsilon=claimed, claimed_delta=delta, flagged=flagged)
+                       resolution=resolution, per_target=per_target, claimed_epsilon=claimed,
+                       claimed_delta=delta, flagged=flagged, testable=testable)
 
 
 # ------------------------------------------------------------------ settings
@@ -400,8 +415,11 @@ def audit_metrics(ctx, cfg: Mapping[str, Any] | None) -> list[dict]:
         Metric rows: ``privacy.shadow_mia_advantage``, ``privacy.shadow_mia_auc``,
         ``privacy.privacy_gain`` (subgroups all / outliers / random),
         ``privacy.shadow_mia_advantage_max``, ``privacy.epsilon_lower_bound``,
-        ``privacy.audit_flagged`` (only when the generator claims a finite
-        epsilon), ``cost.shadow_s_per_target``. Run-level details (targets by
+        ``privacy.audit_resolution`` (the largest bound these games could
+        give), and when the generator claims a finite epsilon
+        ``privacy.audit_testable`` (1 when the claim is below the resolution)
+        and ``privacy.audit_flagged`` (1 flagged, 0 not flagged, NaN when not
+        testable), ``cost.shadow_s_per_target``. Run-level details (targets by
         row index, per-target results, the selected test, counts, claim,
         resolution, cost) go to ``ctx.cache["run_record"]["audit"]`` and the
         flag to ``ctx.cache["run_record"]["audit_flagged"]``.
@@ -466,11 +484,15 @@ def audit_metrics(ctx, cfg: Mapping[str, Any] | None) -> list[dict]:
                   claimed_epsilon=claim_eps)
         flagged = a.flagged
         rows.append(metric("privacy", "privacy.epsilon_lower_bound", a.eps_lb, "minimize"))
+        rows.append(metric("privacy", "privacy.audit_resolution", a.resolution, "none"))
         if claim_eps is not None and math.isfinite(float(claim_eps)):
-            rows.append(metric("privacy", "privacy.audit_flagged", float(flagged), "minimize"))
+            rows.append(metric("privacy", "privacy.audit_testable", float(a.testable), "none"))
+            rows.append(metric("privacy", "privacy.audit_flagged", float(flagged) if a.testable else float("nan"),
+                               "minimize"))
         info["audit"] = {
             "eps_lb": a.eps_lb, "eps_point": a.bound.eps_point, "confidence": 1 - float(au["alpha"]),
             "claimed_epsilon": claim_eps, "claimed_delta": claim_delta, "flagged": flagged,
+            "state": a.state if claim_eps is not None else "no claim",
             "selected": {"row": _row(a.target), "group": targets[a.target], "statistic": a.statistic,
                          "threshold": a.threshold, "val_eps_lb": a.val_eps_lb},
             "test_counts": {"fp": a.bound.fp, "n_out": a.bound.n_out, "fn": a.bound.fn, "n_in": a.bound.n_in,
@@ -483,6 +505,10 @@ def audit_metrics(ctx, cfg: Mapping[str, Any] | None) -> list[dict]:
         if flagged:
             log.warning("audit: empirical epsilon lower bound %.3f exceeds the claimed epsilon %s",
                         a.eps_lb, claim_eps)
+        elif claim_eps is not None and math.isfinite(float(claim_eps)) and not a.testable:
+            log.warning("audit: not testable: the claimed epsilon %s is above what %d test games per world can "
+                        "refute (resolution %.2f); add games (attacks.shadow.games.test) to test it",
+                        claim_eps, min(a.bound.n_in, a.bound.n_out), a.resolution)
     total = time.perf_counter() - t0
     n_t = len(targets)
     info["cost"] = {**res.cost, "total_s": total, "n_targets": n_t, "s_per_target": total / n_t}

@@ -1,4 +1,4 @@
-"""Distance diagnostics: DCR, NNDR and exact-match rates (diagnostics, not proof of privacy).
+"""Distances between records: the DCR member share and exact-match rates (diagnostics, not proof of privacy).
 
 Two distances are used, each for what it is good at:
 
@@ -11,24 +11,25 @@ Two distances are used, each for what it is good at:
   run in seconds (a ball tree takes minutes on one-hot data). Used for outlier
   scoring (:mod:`attacks.targets`) and membership inference
   (:mod:`attacks.membership`).
-* :func:`gower_knn`: SDMetrics' DCR distance (``sdmetrics.single_table.privacy.
+* Gower distance, SDMetrics' DCR distance (``sdmetrics.single_table.privacy.
   dcr_utils.calculate_dcr``): per column, ``min(|a - b| / range, 1)`` for
-  numerical/datetime columns (range of the *reference* table; a missing value
-  against a present one counts 1, two missing values 0) and 0/1 mismatch for
-  categorical columns, averaged over columns. Used for
-  :func:`dcr_overfitting` so that ``privacy.dcr_share_closer_to_train`` equals
-  SDMetrics' ``DCROverfittingProtection`` breakdown on the same rows.
+  numerical/datetime columns (a missing value against a present one counts 1,
+  two missing values 0) and 0/1 mismatch for categorical columns, averaged
+  over columns. :func:`gower_knn` scales by the range of the reference table
+  as SDMetrics does (a test checks equality); :func:`closest_record_share`
+  scales every table by one shared range (:func:`shared_ranges`).
 
 A synthetic table can pass every distance diagnostic and still leak (they look
 at one nearest record at a time); the attacks in :mod:`attacks.membership` and
 :mod:`attacks.anonymeter` are the evidence. Sources: Platzer & Reutterer,
 "Holdout-based fidelity and privacy assessment of mixed-type synthetic data"
-(Frontiers in Big Data 2021) for DCR / NNDR / identical-match share against
-an equal-sized holdout; SDMetrics ``DCROverfittingProtection``.
+(Frontiers in Big Data 2021) for DCR and the identical-match share against a
+holdout; SDMetrics ``DCROverfittingProtection`` for the distance.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,7 @@ import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
 from bench.data.schema import Schema
+from bench.fidelity import wilson_interval
 from bench.errors import ConfigError, EmptyTableError, SchemaError
 
 _NA = "\x00<NA>"  # the missing-value category (never a real category string)
@@ -196,15 +198,15 @@ def knn(query: np.ndarray, reference: np.ndarray, k: int = 1, *, chunk_size: int
     return dist, idx
 
 
-# --------------------------------------------------- SDMetrics DCR distance
+# --------------------------------------------------------- Gower distance
 @dataclass
 class _GowerSide:
-    num: list[tuple[np.ndarray, float]]  # (values, range of the reference side; 0 = none)
+    num: list[tuple[np.ndarray, float]]  # (values, column range; 0 = none)
     cat: list[np.ndarray]               # category codes shared by both sides
 
 
-def _gower_sides(data: pd.DataFrame, reference: pd.DataFrame, schema: Schema
-                 ) -> tuple[_GowerSide, _GowerSide, int]:
+def _gower_sides(data: pd.DataFrame, reference: pd.DataFrame, schema: Schema,
+                 ranges: dict[str, float] | None = None) -> tuple[_GowerSide, _GowerSide, int]:
     cols = [c for c, k in schema.columns.items() if k in ("numerical", "datetime", "categorical", "boolean")
             and c in data.columns and c in reference.columns]
     if not cols:
@@ -213,8 +215,11 @@ def _gower_sides(data: pd.DataFrame, reference: pd.DataFrame, schema: Schema
     for col in cols:
         if schema.columns[col] in ("numerical", "datetime"):
             x, y = _as_float(data[col]), _as_float(reference[col])
-            rng = np.nanmax(y) - np.nanmin(y) if np.isfinite(y).any() else np.nan
-            rng = float(rng) if np.isfinite(rng) else 0.0  # range 0: distance 1 for any difference
+            if ranges is not None:
+                rng = float(ranges[col])
+            else:  # SDMetrics: the range of the reference side
+                rng = np.nanmax(y) - np.nanmin(y) if np.isfinite(y).any() else np.nan
+                rng = float(rng) if np.isfinite(rng) else 0.0  # range 0: distance 1 for any difference
             a.num.append((x, rng))
             b.num.append((y, rng))
         else:
@@ -225,33 +230,14 @@ def _gower_sides(data: pd.DataFrame, reference: pd.DataFrame, schema: Schema
     return a, b, len(cols)
 
 
-def gower_knn(data: pd.DataFrame, reference: pd.DataFrame, schema: Schema, k: int = 1, *,
-              max_block: int = 8_000_000) -> np.ndarray:
-    """Distances from each ``data`` row to its ``k`` closest ``reference`` rows (SDMetrics DCR).
-
-    Args:
-        data: (n, d) table coerced to ``schema``.
-        reference: (m, d) table coerced to ``schema``.
-        k: number of closest distances kept per row (1 = DCR, 2 for NNDR).
-        max_block: distance-matrix entries computed at once (memory bound:
-            ``8 * max_block`` bytes).
-    Returns:
-        (n, k) float64 distances in [0, 1], sorted ascending.
-    Raises:
-        EmptyTableError: if either table is empty.
-        ConfigError: if ``k`` exceeds ``len(reference)``.
-    Source: ``sdmetrics.single_table.privacy.dcr_utils.calculate_dcr``
-    (sdmetrics 0.32): per-column distance as described in the module
-    docstring, averaged over the numerical/datetime/categorical/boolean columns.
-    """
+def _gower_blocks(data: pd.DataFrame, reference: pd.DataFrame, schema: Schema, *,
+                  ranges: dict[str, float] | None = None, max_block: int = 8_000_000):
+    """Yield ``(start, stop, D)`` with ``D`` the (stop - start, m) Gower distances of a block of ``data`` rows."""
     if len(data) == 0 or len(reference) == 0:
         raise EmptyTableError("DCR needs non-empty synthetic and real tables")
-    if not 1 <= k <= len(reference):
-        raise ConfigError(f"k={k} closest records need at least {k} reference rows, got {len(reference)}")
-    a, b, n_cols = _gower_sides(data, reference, schema)
+    a, b, n_cols = _gower_sides(data, reference, schema, ranges)
     m = len(reference)
     chunk = max(1, int(max_block // max(m, 1)))
-    out = np.empty((len(data), k))
     for start in range(0, len(data), chunk):
         stop = min(start + chunk, len(data))
         total = np.zeros((stop - start, m))
@@ -271,6 +257,33 @@ def gower_knn(data: pd.DataFrame, reference: pd.DataFrame, schema: Schema, k: in
         for ca, cb in zip(a.cat, b.cat):
             total += ca[start:stop, None] != cb[None, :]
         total /= n_cols
+        yield start, stop, total
+
+
+def gower_knn(data: pd.DataFrame, reference: pd.DataFrame, schema: Schema, k: int = 1, *,
+              max_block: int = 8_000_000) -> np.ndarray:
+    """Distances from each ``data`` row to its ``k`` closest ``reference`` rows (SDMetrics DCR).
+
+    Args:
+        data: (n, d) table coerced to ``schema``.
+        reference: (m, d) table coerced to ``schema``.
+        k: number of closest distances kept per row (1 = DCR, 2 for NNDR).
+        max_block: distance-matrix entries computed at once (memory bound:
+            ``8 * max_block`` bytes).
+    Returns:
+        (n, k) float64 distances in [0, 1], sorted ascending.
+    Raises:
+        EmptyTableError: if either table is empty.
+        ConfigError: if ``k`` exceeds ``len(reference)``.
+    Source: ``sdmetrics.single_table.privacy.dcr_utils.calculate_dcr``
+    (sdmetrics 0.32): per-column distance as described in the module
+    docstring (numerical columns scaled by the range of ``reference``),
+    averaged over the numerical/datetime/categorical/boolean columns.
+    """
+    if len(data) and len(reference) and not 1 <= k <= len(reference):
+        raise ConfigError(f"k={k} closest records need at least {k} reference rows, got {len(reference)}")
+    out = np.empty((len(data), k))
+    for start, stop, total in _gower_blocks(data, reference, schema, max_block=max_block):
         if k == 1:
             out[start:stop, 0] = total.min(axis=1)
         else:
@@ -279,66 +292,159 @@ def gower_knn(data: pd.DataFrame, reference: pd.DataFrame, schema: Schema, k: in
     return out
 
 
+def shared_ranges(schema: Schema, *frames: pd.DataFrame) -> dict[str, float]:
+    """One range per numerical/datetime column: the public bounds' width, else the union of ``frames``.
+
+    Scaling every compared table by the same range keeps a distance from
+    depending on which sample it was measured against (SDMetrics scales by
+    the range of each reference table separately, so one extreme value in one
+    sample moves every distance to it).
+    """
+    out = {}
+    for col in schema.of_kind("numerical", "datetime"):
+        if col in schema.bounds:
+            lo, hi = schema.bounds[col]
+            out[col] = float(hi - lo)
+            continue
+        vals = np.concatenate([_as_float(f[col]) for f in frames])
+        vals = vals[np.isfinite(vals)]
+        out[col] = float(vals.max() - vals.min()) if len(vals) else 0.0
+    return out
+
+
 # --------------------------------------------------------------- diagnostics
-def equal_size_samples(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
-                       max_rows: int | None, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Draw the same number of rows from train, holdout and synthetic (without replacement).
+def _hypergeom_any(c: np.ndarray, n_members: int, n_total: int) -> np.ndarray:
+    """P(at least one of ``c`` records drawn at random from ``n_total`` is among ``n_members``)."""
+    n_non = n_total - n_members
+    out = np.ones(len(c))
+    for i, ci in enumerate(np.asarray(c, dtype=int)):
+        if ci <= n_non:
+            j = np.arange(ci)
+            out[i] = 1.0 - float(np.prod((n_non - j) / (n_total - j)))
+    return out
 
-    ``n = min(len(train), len(holdout), len(synthetic), max_rows)``. Equal sizes
-    make "closer to train than to holdout" a fair coin for a generator that
-    does not overfit (SDMetrics warns when the holdout is less than half the
-    training size; Platzer & Reutterer 2021 use equal sizes).
 
+def closest_record_share(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
+                         schema: Schema, *, max_rows: int | None = 5000, seed: int = 0,
+                         z: float = 1.959964) -> dict[str, Any]:
+    """Share of synthetic rows whose closest real record is a member, as if members and non-members were equal in number.
+
+    Every synthetic row (at most ``max_rows``, drawn at random) is compared
+    with *every* training record (members, T) and *every* holdout record
+    (non-members, H) under one Gower distance whose numerical ranges come from
+    the public bounds or the union T + H (:func:`shared_ranges`). Its closest
+    record lies in T with weight ``w`` (1, 0, or for ties at the minimum the
+    fraction of the tied records that are members). With ``p = mean(w)``::
+
+        share = (p / |T|) / (p / |T| + (1 - p) / |H|)
+
+    is the member share per record: 0.5 when the synthetic table does not
+    depend on who was a member (then ``E[p] = |T| / (|T| + |H|)`` whatever the
+    split sizes, since every real record is equally likely to be the closest),
+    1.0 when every synthetic row copies a training row. No training row is
+    dropped (subsampling train to the holdout's size would make copies of the
+    dropped rows look like non-members).
+
+    Interval: design-based, from the random assignment of records to T and H.
+    ``p = sum_r k_r 1[r in T] / m`` where ``k_r`` is the (tie-weighted) number
+    of synthetic rows whose closest record is r, so ``SE(p) = sqrt(q (1 - q)
+    sum_r k_r^2) / m`` (q = p, or |T| / (|T| + |H|) for the null SE): records
+    that are the closest to many synthetic rows (hubs) count as one draw each,
+    not many. The interval on ``share`` maps ``p +- z SE`` through the formula.
+
+    Args:
+        train, holdout, synthetic: tables coerced to ``schema``.
+        max_rows: synthetic rows compared (None = all).
+        seed: seed of the synthetic-row sample.
+        z: normal quantile of the interval (1.96 = 95%).
+    Returns:
+        ``{"share", "ci_low", "ci_high", "null_se", "n_synthetic", "n_train", "n_holdout",
+        "exact_match_rate_train", "exact_match_rate_train_ci", "exact_match_rate_train_null",
+        "exact_match_null_se", "exact_match_rate_holdout"}``: the share and its interval;
+        the share's standard error under no memorisation; the share of *all*
+        synthetic rows identical to some training / holdout row (identity
+        reads 1.0), the exact-match rate a synthetic table independent of
+        membership would show (``E[1 - prod ...]``: a synthetic row with c
+        identical real records matches a member unless all c are
+        non-members, hypergeometric) and its standard error.
     Raises:
-        ConfigError: if ``max_rows`` is given and < 10.
+        EmptyTableError: an empty table.
+        ConfigError: ``max_rows`` < 10.
+    Source: DCR (distance to closest record) and identical-match share,
+    Platzer & Reutterer, "Holdout-based fidelity and privacy assessment of
+    mixed-type synthetic data" (Frontiers in Big Data 2021); Gower distance as
+    in SDMetrics ``DCROverfittingProtection``, with shared scaling and
+    size-normalised shares (tailbench).
     """
     if max_rows is not None and int(max_rows) < 10:
         raise ConfigError(f"attacks.distance.max_rows must be >= 10, got {max_rows}")
-    n = min(len(train), len(holdout), len(synthetic), int(max_rows) if max_rows else np.inf)
-    n = int(n)
-    rng = np.random.default_rng(seed)
+    for name, df in (("train", train), ("holdout", holdout), ("synthetic", synthetic)):
+        if len(df) == 0:
+            raise EmptyTableError(f"DCR: the {name} table is empty")
+    n_t, n_h = len(train), len(holdout)
+    real = pd.concat([train, holdout], ignore_index=True)
+    member = np.r_[np.ones(n_t, bool), np.zeros(n_h, bool)]
+    syn = synthetic
+    if max_rows is not None and len(syn) > int(max_rows):
+        rng = np.random.default_rng(seed)
+        syn = syn.iloc[np.sort(rng.choice(len(syn), size=int(max_rows), replace=False))]
+    m = len(syn)
+    w = np.empty(m)
+    k = np.zeros(len(real))
+    for start, stop, D in _gower_blocks(syn, real, schema, ranges=shared_ranges(schema, train, holdout)):
+        tied = D <= D.min(axis=1, keepdims=True) + 1e-12
+        weight = tied / tied.sum(axis=1, keepdims=True)
+        w[start:stop] = weight[:, member].sum(axis=1)
+        k += weight.sum(axis=0)
+    p0 = n_t / (n_t + n_h)
+    p = float(w.mean())
+    ssq = float(np.sum(k ** 2))
 
-    def take(df: pd.DataFrame) -> pd.DataFrame:
-        return df if len(df) == n else df.iloc[np.sort(rng.choice(len(df), size=n, replace=False))]
+    def share(q: float) -> float:
+        a, b = q / n_t, (1.0 - q) / n_h
+        return a / (a + b) if a + b > 0 else 0.5
 
-    return take(train), take(holdout), take(synthetic)
+    se = math.sqrt(max(p * (1 - p), 0.0) * ssq) / m
+    null_se_p = math.sqrt(p0 * (1 - p0) * ssq) / m
+    # the share's null SE: the derivative of share() at p0 is (n_t + n_h)^2 / (4 n_t n_h)
+    null_se = null_se_p * (n_t + n_h) ** 2 / (4.0 * n_t * n_h)
+    em = exact_matches(synthetic, train, holdout, schema)
+    return {"share": share(p), "ci_low": share(max(0.0, p - z * se)), "ci_high": share(min(1.0, p + z * se)),
+            "null_se": null_se, "n_synthetic": m, "n_train": n_t, "n_holdout": n_h, **em}
 
 
-def dcr_overfitting(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
-                    schema: Schema) -> dict[str, float]:
-    """Share of synthetic rows strictly closer to train than to holdout.
+def exact_matches(synthetic: pd.DataFrame, train: pd.DataFrame, holdout: pd.DataFrame,
+                  schema: Schema) -> dict[str, Any]:
+    """Exact-match rates of every synthetic row against every training and holdout row, with the null.
 
-    Args:
-        train, holdout, synthetic: tables coerced to ``schema`` (use
-            :func:`equal_size_samples` first so that 0.5 is the no-leak value).
     Returns:
-        ``{"share_closer_to_train", "score", "dcr_train", "dcr_holdout"}``:
-        the share in [0, 1]; SDMetrics' score ``min(2 * (1 - share), 1)``;
-        the per-row DCR arrays (n_synthetic,) against train and holdout.
-    Raises:
-        EmptyTableError: if a table is empty.
-    Source: SDMetrics ``DCROverfittingProtection.compute_breakdown``
-    (``synthetic_data_percentages.closer_to_training`` and ``score``).
+        ``{"exact_match_rate_train", "exact_match_rate_train_ci", "exact_match_rate_train_null",
+        "exact_match_null_se", "exact_match_rate_holdout"}``: the identical-match
+        shares (a copied training row matches; identity reads 1.0), the
+        Wilson interval of the train rate, and the train rate expected when
+        the synthetic table does not depend on membership, with its standard
+        error: a synthetic row identical to c of the |T| + |H| real records
+        matches a member with probability ``1 - C(|H|, c) / C(|T| + |H|, c)``
+        (records assigned to T at random); rows with the same value share
+        one draw (their variance adds up as one cluster).
+    Source: identical match share, Platzer & Reutterer 2021.
     """
-    d_train = gower_knn(synthetic, train, schema, k=1)[:, 0]
-    d_hold = gower_knn(synthetic, holdout, schema, k=1)[:, 0]
-    share = float(np.mean(d_train < d_hold))
-    return {"share_closer_to_train": share, "score": min((1.0 - share) * 2, 1.0),
-            "dcr_train": d_train, "dcr_holdout": d_hold}
-
-
-def nndr(d2: np.ndarray) -> np.ndarray:
-    """Nearest-neighbour distance ratio ``d1 / d2`` per row.
-
-    Args:
-        d2: (n, 2) sorted distances to the closest and second-closest record.
-    Returns:
-        (n,) ratios in [0, 1]; 0 where ``d2 == 0`` (the row copies a record
-        that is itself duplicated: counted as maximally close).
-    Source: Platzer & Reutterer 2021 (NNDR), after Lowe's ratio test.
-    """
-    d1, dd = d2[:, 0], d2[:, 1]
-    return np.divide(d1, dd, out=np.zeros_like(d1), where=dd > 0)
+    hs = row_hashes(synthetic, schema)
+    ht, hh = row_hashes(train, schema), row_hashes(holdout, schema)
+    rate_t = float(np.isin(hs, ht).mean())
+    rate_h = float(np.isin(hs, hh).mean())
+    counts = pd.Series(np.concatenate([ht, hh])).value_counts()
+    syn_counts = pd.Series(hs).value_counts()
+    groups = syn_counts.index.intersection(counts.index)
+    c = counts.loc[groups].to_numpy()
+    kk = syn_counts.loc[groups].to_numpy().astype(float)
+    pi = _hypergeom_any(c, len(ht), len(ht) + len(hh))
+    m = len(hs)
+    null = float(np.sum(kk * pi) / m)
+    null_se = math.sqrt(float(np.sum(kk ** 2 * pi * (1 - pi)))) / m
+    return {"exact_match_rate_train": rate_t, "exact_match_rate_train_ci": wilson_interval(rate_t * m, m),
+            "exact_match_rate_train_null": null, "exact_match_null_se": null_se,
+            "exact_match_rate_holdout": rate_h}
 
 
 def row_hashes(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
@@ -355,48 +461,3 @@ def row_hashes(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
         else:
             canon[col] = _cat_strings(frame[col]).to_numpy(dtype=object)
     return pd.util.hash_pandas_object(pd.DataFrame(canon), index=False).to_numpy()
-
-
-def exact_match_rate(synthetic: pd.DataFrame, real: pd.DataFrame, schema: Schema) -> float:
-    """Share of synthetic rows identical to at least one ``real`` row (all modelled columns).
-
-    Returns:
-        Rate in [0, 1] (identical match share, IMS).
-    Raises:
-        EmptyTableError: if ``synthetic`` is empty.
-    Source: Platzer & Reutterer 2021 (identical match share, compared between
-    training and an equal-sized holdout).
-    """
-    if len(synthetic) == 0:
-        raise EmptyTableError("exact-match rate of an empty synthetic table")
-    return float(np.isin(row_hashes(synthetic, schema), row_hashes(real, schema)).mean())
-
-
-def distance_diagnostics(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
-                         schema: Schema, *, max_rows: int | None = 5000, seed: int = 0) -> dict[str, Any]:
-    """DCR share, NNDR and exact-match rates on equal-sized train/holdout/synthetic samples.
-
-    Args:
-        train, holdout, synthetic: tables coerced to ``schema``.
-        max_rows: rows drawn from each (None = as many as the smallest table).
-        seed: sampling seed.
-    Returns:
-        ``{"n", "share_closer_to_train", "dcr_overfitting_protection",
-        "nndr_train", "nndr_holdout", "exact_match_rate_train",
-        "exact_match_rate_holdout"}``; NNDR values are medians over synthetic rows.
-    Raises:
-        EmptyTableError, ConfigError: see :func:`equal_size_samples`, :func:`gower_knn`.
-    """
-    tr, ho, sy = equal_size_samples(train, holdout, synthetic, max_rows, seed)
-    d_tr = gower_knn(sy, tr, schema, k=2)
-    d_ho = gower_knn(sy, ho, schema, k=2)
-    share = float(np.mean(d_tr[:, 0] < d_ho[:, 0]))
-    return {
-        "n": len(sy),
-        "share_closer_to_train": share,
-        "dcr_overfitting_protection": min((1.0 - share) * 2, 1.0),
-        "nndr_train": float(np.median(nndr(d_tr))),
-        "nndr_holdout": float(np.median(nndr(d_ho))),
-        "exact_match_rate_train": exact_match_rate(sy, tr, schema),
-        "exact_match_rate_holdout": exact_match_rate(sy, ho, schema),
-    }

@@ -23,6 +23,7 @@ import pandas as pd
 METRIC_COLUMNS = ["run_id", "dataset", "generator", "epsilon", "seed", "family", "metric",
                   "subgroup", "value", "ci_low", "ci_high", "direction"]
 FAMILIES = ("fidelity", "utility", "privacy", "tails", "cost")
+DIRECTIONS = ("maximize", "minimize", "none")
 
 
 def metric(family: str, name: str, value: float, direction: str, subgroup: str = "all",
@@ -32,13 +33,15 @@ def metric(family: str, name: str, value: float, direction: str, subgroup: str =
     Args:
         family: one of :data:`FAMILIES`.
         name: full key, e.g. ``"fidelity.ks_complement"``.
-        direction: ``"maximize"`` or ``"minimize"`` (which way is better).
+        direction: ``"maximize"`` or ``"minimize"`` (which way is better), or
+            ``"none"`` for a descriptive value that ranks nothing (e.g. a
+            difference of two noisy AUCs, or a metric's null level).
         subgroup: ``"all"``, ``"outliers"``, ``"typical"`` or a segment name.
     """
     if family not in FAMILIES:
         raise ValueError(f"unknown metric family {family!r}")
-    if direction not in ("maximize", "minimize"):
-        raise ValueError(f"direction must be maximize or minimize, got {direction!r}")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     return {"family": family, "metric": name, "subgroup": subgroup,
             "value": _float(value), "ci_low": _float(ci_low), "ci_high": _float(ci_high),
             "direction": direction}
@@ -171,12 +174,12 @@ TABLE_COLUMNS: list[tuple[str, str, str]] = [
     ("privacy.mia_auc", "all", "MIA AUC"),
     ("privacy.mia_tpr_at_fpr_0.01", "all", "TPR@1%"),
     ("privacy.mia_auc_outlier_gap", "all", "MIA out-typ"),
-    ("privacy.dcr_share_closer_to_train", "all", "DCR train>hold"),
+    ("privacy.dcr_member_share", "all", "DCR member share"),
     ("privacy.singling_out_risk", "all", "singling out"),
     ("privacy.linkability_risk", "all", "linkability"),
     ("privacy.inference_risk", "all", "inference"),
     ("privacy.epsilon_lower_bound", "all", "eps LB"),
-    ("privacy.audit_flagged", "all", "audit flag"),
+    ("privacy.audit_flagged", "all", "audit"),
     ("privacy.shadow_mia_advantage", "outliers", "shadow adv out"),
     ("privacy.shadow_mia_advantage", "random", "shadow adv rand"),
     ("tails.rare_category_retention", "all", "rare kept"),
@@ -184,7 +187,15 @@ TABLE_COLUMNS: list[tuple[str, str, str]] = [
     ("cost.fit_s", "all", "fit s"),
     ("cost.peak_mem_mb", "all", "peak MB"),
 ]
-ARROW = {"maximize": "↑", "minimize": "↓"}
+# Marks on a privacy cell when any seed's run raised the flag metric ``<metric><suffix>``.
+FLAG_MARKS = (("_below_baseline", "†"), ("_few_queries", "‡"))
+TABLE_NOTE = ("Mean ± std over seeds; privacy values carry [the mean of each run's 95% interval]; "
+              "↑ higher is better, ↓ lower is better, no arrow: not ranked; — not measured. "
+              "† no better than anonymeter's random-guess baseline in some seed (the risk is not meaningful); "
+              "‡ anonymeter generated fewer singling-out predicates than attacks (the risk is underestimated). "
+              "audit: flagged = the empirical epsilon lower bound exceeds the claim; not testable = the claim "
+              "is above the largest bound the audit's games could give (printed as max).")
+ARROW = {"maximize": "↑", "minimize": "↓", "none": ""}
 
 
 def _group_keys(runs: pd.DataFrame) -> list[str]:
@@ -215,20 +226,21 @@ def summarize(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         Long frame ``dataset, generator, epsilon, family, metric, subgroup,
-        direction, mean, std, n``.
+        direction, mean, std, n, ci_low, ci_high`` (the interval columns are
+        the means over seeds of each run's interval bounds).
     """
     if metrics.empty:
         return pd.DataFrame(columns=["dataset", "generator", "epsilon", "family", "metric",
-                                     "subgroup", "direction", "mean", "std", "n"])
+                                     "subgroup", "direction", "mean", "std", "n", "ci_low", "ci_high"])
     m = ok_cell_metrics(runs, metrics).copy()
     if m.empty:
         return summarize(runs.iloc[0:0], metrics.iloc[0:0])
     m["epsilon"] = m["epsilon"].map(_float)
     m["eps_key"] = m["epsilon"].map(_eps_label)
-    g = m.groupby(["dataset", "generator", "eps_key", "family", "metric", "subgroup", "direction"],
-                  dropna=False)["value"]
-    out = g.agg(mean="mean", std="std", n="count").reset_index().rename(columns={"eps_key": "epsilon"})
-    return out
+    g = m.groupby(["dataset", "generator", "eps_key", "family", "metric", "subgroup", "direction"], dropna=False)
+    out = g.agg(mean=("value", "mean"), std=("value", "std"), n=("value", "count"),
+                ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean")).reset_index()
+    return out.rename(columns={"eps_key": "epsilon"})
 
 
 def _eps_label(e: Any) -> str:
@@ -272,19 +284,87 @@ def comparison_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
                                   for v, f in zip(spent["eps spent"], spent["_full"])]
             spent = spent.drop(columns="_full")
         table = table.merge(spent, on=["dataset", "generator", "epsilon"], how="left")
+    keys3 = ["dataset", "generator", "epsilon"]
     for name, sub, label in TABLE_COLUMNS:
         sel = summ[(summ["metric"] == name) & (summ["subgroup"] == sub)]
         if sel.empty:
             continue
         direction = sel["direction"].iloc[0]
         col = f"{label} {ARROW.get(direction, '')}".strip()
-        cells = sel.assign(cell=[_fmt(a, b, n) for a, b, n in zip(sel["mean"], sel["std"], sel["n"])])
-        table = table.merge(cells[["dataset", "generator", "epsilon", "cell"]].rename(columns={"cell": col}),
-                            on=["dataset", "generator", "epsilon"], how="left")
+        if name == "privacy.audit_flagged":
+            cells = _audit_cells(summ, sel)
+        elif name.startswith("privacy."):
+            cells = sel.assign(cell=[_fmt_ci(r.mean, r.std, r.n, r.ci_low, r.ci_high) for r in sel.itertuples()])
+            cells = _with_marks(cells, summ, name, sub)
+            if name == "privacy.epsilon_lower_bound":
+                cells = _with_resolution(cells, summ)
+        else:
+            cells = sel.assign(cell=[_fmt(a, b, n) for a, b, n in zip(sel["mean"], sel["std"], sel["n"])])
+        table = table.merge(cells[keys3 + ["cell"]].rename(columns={"cell": col}), on=keys3, how="left")
     table = table.fillna("—")
     table["_eps"] = table["epsilon"].map(lambda e: -1.0 if e == "—" else _float(e))
     table = table.sort_values(["dataset", "generator", "_eps"]).drop(columns="_eps")
     return table.reset_index(drop=True)
+
+
+def _fmt_ci(mean: float, std: float, n: int, lo: float, hi: float, digits: int = 3) -> str:
+    """``mean ± std [lo, hi]`` (the interval when the runs gave one)."""
+    s = _fmt(mean, std, n, digits)
+    if s == "—" or lo is None or hi is None or math.isnan(_float(lo)) or math.isnan(_float(hi)):
+        return s
+    return f"{s} [{lo:.{min(digits, 2)}f}, {hi:.{min(digits, 2)}f}]"
+
+
+def _with_marks(cells: pd.DataFrame, summ: pd.DataFrame, name: str, sub: str) -> pd.DataFrame:
+    """Append :data:`FLAG_MARKS` to cells whose flag metric was raised in some seed (its max over seeds is 1)."""
+    keys3 = ["dataset", "generator", "epsilon"]
+    cells = cells.copy()
+    for suffix, mark in FLAG_MARKS:
+        flag = summ[(summ["metric"] == name + suffix) & (summ["subgroup"] == sub)]
+        if flag.empty:
+            continue
+        raised = {tuple(k) for k, v in zip(flag[keys3].itertuples(index=False), flag["mean"]) if v > 0}
+        cells["cell"] = [c + mark if tuple(k) in raised and c != "—" else c
+                         for c, k in zip(cells["cell"], cells[keys3].itertuples(index=False))]
+    return cells
+
+
+def _with_resolution(cells: pd.DataFrame, summ: pd.DataFrame) -> pd.DataFrame:
+    """``eps LB`` cells with the audit's resolution beside the bound: ``1.23 (max 2.03)``."""
+    keys3 = ["dataset", "generator", "epsilon"]
+    res = summ[(summ["metric"] == "privacy.audit_resolution") & (summ["subgroup"] == "all")]
+    if res.empty:
+        return cells
+    r = dict(zip(res[keys3].itertuples(index=False), res["mean"]))
+    cells = cells.copy()
+    cells["cell"] = [f"{c} (max {r[tuple(k)]:.2f})" if tuple(k) in r and c != "—" else c
+                     for c, k in zip(cells["cell"], cells[keys3].itertuples(index=False))]
+    return cells
+
+
+def _audit_cells(summ: pd.DataFrame, flagged: pd.DataFrame) -> pd.DataFrame:
+    """The audit column: ``flagged k/n``, ``not flagged`` or ``not testable (max r)`` per row.
+
+    ``flagged`` rows hold the mean over the *testable* seeds (NaN is not testable),
+    ``privacy.audit_testable`` the share of testable seeds.
+    """
+    keys3 = ["dataset", "generator", "epsilon"]
+    test = summ[(summ["metric"] == "privacy.audit_testable") & (summ["subgroup"] == "all")]
+    res = summ[(summ["metric"] == "privacy.audit_resolution") & (summ["subgroup"] == "all")]
+    tmap = {tuple(k): (v, n) for k, v, n in zip(test[keys3].itertuples(index=False), test["mean"], test["n"])}
+    rmap = dict(zip(res[keys3].itertuples(index=False), res["mean"]))
+    out = []
+    for r in flagged.itertuples():
+        k = (r.dataset, r.generator, r.epsilon)
+        share, n_all = tmap.get(k, (1.0, r.n))
+        n_test = int(round(share * n_all)) if not math.isnan(_float(share)) else 0
+        if n_test == 0:
+            out.append(f"not testable (max {rmap[k]:.2f})" if k in rmap else "not testable")
+        else:
+            k_flag = int(round(_float(r.mean) * n_test)) if not math.isnan(_float(r.mean)) else 0
+            txt = f"flagged {k_flag}/{n_test}" if k_flag else "not flagged"
+            out.append(txt + (f" ({int(n_all) - n_test} not testable)" if n_test < n_all else ""))
+    return flagged.assign(cell=out)
 
 
 def _fmt(mean: float, std: float, n: int, digits: int = 3) -> str:
@@ -362,8 +442,7 @@ def aggregate(sweep_dir: Path, quiet: bool = False, tables: SweepTables | None =
     summ, table, fails = t.summary, t.table, t.failures
     atomic_write_parquet(sweep_dir / "summary.parquet", summ)
     atomic_write_text(sweep_dir / "comparison.csv", table.to_csv(index=False))
-    md = [f"# Comparison: {sweep_dir.name}\n",
-          "Mean ± std over seeds; ↑ higher is better, ↓ lower is better; — not measured.\n",
+    md = [f"# Comparison: {sweep_dir.name}\n", TABLE_NOTE + "\n",
           to_markdown(table)]
     if not fails.empty:
         md += ["\n## Failed runs\n", to_markdown(fails)]

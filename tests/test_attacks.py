@@ -22,47 +22,15 @@ from sklearn.neighbors import NearestNeighbors
 
 import attacks.run as attack_run
 from attacks import anonymeter as anon
-from attacks.distance import (TableEncoder, dcr_overfitting, distance_diagnostics, equal_size_samples,
-                              exact_match_rate, gower_knn, knn)
-from attacks.membership import (ATTACKS, attack_scores, auc_standard_error, kde_logpdf, membership_inference,
+from attacks.distance import TableEncoder, closest_record_share, exact_matches, gower_knn, knn
+from attacks.membership import (DEFAULT_ATTACKS, attack_scores, auc_standard_error, membership_inference,
                                 tpr_at_fpr)
 from attacks.targets import fit_outliers
 from bench.errors import ConfigError
 from bench.evaluate import EvalContext, evaluate
-from bench.generators.base import BaseGenerator, check_output, make_generator
+from bench.generators.base import check_output, make_generator
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
-
-
-class NoisyIdentity(BaseGenerator):
-    """A deliberately overfit generator: real training rows with noise.
-
-    Numerical columns get Gaussian noise of ``noise`` x the column's standard
-    deviation (clipped to the public bounds, integers kept integer); each
-    categorical value is replaced, with probability ``swap``, by the value of a
-    random training row.
-    """
-
-    def __init__(self, noise: float = 0.3, swap: float = 0.3, random_state: int | None = None) -> None:
-        super().__init__(random_state=random_state)
-        self.noise = noise
-        self.swap = swap
-
-    def _fit(self, train: pd.DataFrame) -> None:
-        self.train_ = train.reset_index(drop=True)
-
-    def _sample(self, n: int) -> pd.DataFrame:
-        t = self.train_
-        df = t.iloc[self.rng_.choice(len(t), size=n, replace=n > len(t))].reset_index(drop=True).copy()
-        for c in self.schema_.numerical:
-            x = df[c].to_numpy(float) + self.rng_.normal(0, self.noise * t[c].std(), n)
-            lo, hi = self.schema_.bounds.get(c, (t[c].min(), t[c].max()))
-            x = np.clip(x, lo, hi)
-            df[c] = np.round(x) if pd.api.types.is_integer_dtype(t[c]) else x
-        for c in self.schema_.categorical:
-            m = self.rng_.random(n) < self.swap
-            df.loc[m, c] = t[c].to_numpy()[self.rng_.integers(0, len(t), int(m.sum()))]
-        return df
 
 
 def synth(ds, splits, gen) -> pd.DataFrame:
@@ -79,7 +47,7 @@ def adult_parts(adult_small):
     om = fit_outliers(s.train, adult_small.schema, encoder=enc)
     syn = {name: synth(adult_small, s, g) for name, g in
            [("identity", "identity"), ("independent", "independent"), ("faker", "faker"),
-            ("noisy", NoisyIdentity(random_state=0))]}
+            ("noisy", "noisy_identity")]}
     return s, enc, om, syn
 
 
@@ -94,20 +62,17 @@ def adult_mia(adult_small, adult_parts):
 # ----------------------------------------------------------------- distances
 @pytest.mark.parametrize("dataset", ["fair", "adult_small"])
 @pytest.mark.parametrize("generator", ["identity", "independent"])
-def test_dcr_share_equals_sdmetrics(dataset, generator, request):
-    """privacy.dcr_share_closer_to_train is SDMetrics' DCROverfittingProtection on the same rows."""
-    from sdmetrics.single_table import DCROverfittingProtection
+def test_gower_distance_equals_sdmetrics_dcr(dataset, generator, request):
+    """gower_knn is SDMetrics' calculate_dcr (distance to the closest record) on the same rows."""
+    from sdmetrics.single_table.privacy.dcr_utils import calculate_dcr
 
     ds = request.getfixturevalue(dataset)
     s = ds.splits()
-    tr, ho, sy = equal_size_samples(s.train, s.holdout, synth(ds, s, generator), 300, seed=1)
-    ours = dcr_overfitting(tr, ho, sy, ds.schema)
-    theirs = DCROverfittingProtection.compute_breakdown(
-        tr.reset_index(drop=True), sy.reset_index(drop=True), ho.reset_index(drop=True),
-        ds.schema.to_sdv_metadata().to_dict(), ds.name)
-    assert ours["share_closer_to_train"] == pytest.approx(
-        theirs["synthetic_data_percentages"]["closer_to_training"], abs=1e-12)
-    assert ours["score"] == pytest.approx(theirs["score"], abs=1e-12)
+    sy = synth(ds, s, generator).iloc[:300]
+    ours = gower_knn(sy, s.train.iloc[:400], ds.schema, k=1)[:, 0]
+    theirs = calculate_dcr(sy.reset_index(drop=True), s.train.iloc[:400].reset_index(drop=True),
+                           ds.schema.to_sdv_metadata().to_dict()["tables"][ds.name])
+    np.testing.assert_allclose(ours, theirs.to_numpy(), atol=1e-12)
 
 
 def test_gower_knn_chunks_agree_and_sorted(fair):
@@ -163,16 +128,62 @@ def test_encoder_uses_public_bounds_and_handles_missing(adult_small):
     assert not enc.transform(odd)[0, off:off + len(enc.cat_["race"])].any()
 
 
-def test_exact_match_rates_separate_copies(fair):
+def test_exact_match_rates_count_every_training_row(fair):
+    """identity releases only training rows: exact-match rate vs train 1.0, not diluted by a train sample."""
     s = fair.splits()
     ident = synth(fair, s, "identity")
-    assert exact_match_rate(ident, s.train, fair.schema) == 1.0
-    assert exact_match_rate(s.holdout, s.holdout, fair.schema) == 1.0
-    d = distance_diagnostics(s.train, s.holdout, ident, fair.schema, max_rows=None, seed=0)
-    assert d["n"] == len(s.holdout)
-    # fair has many duplicate records, so the holdout rate is not 0, but copies favour train
-    assert d["exact_match_rate_train"] > d["exact_match_rate_holdout"] > 0
-    assert d["share_closer_to_train"] > 0.55 and d["nndr_train"] < d["nndr_holdout"]
+    em = exact_matches(ident, s.train, s.holdout, fair.schema)
+    assert em["exact_match_rate_train"] == 1.0
+    # fair has duplicate records, so copies also match the holdout, and chance alone matches some rows
+    assert 0 < em["exact_match_rate_holdout"] < em["exact_match_rate_train_null"] < 1.0
+    assert exact_matches(s.holdout, s.holdout, s.train, fair.schema)["exact_match_rate_train"] == 1.0
+    # a table of non-members (the reference split) matches training rows at its null rate
+    ref = exact_matches(s.reference, s.train, s.holdout, fair.schema)
+    assert abs(ref["exact_match_rate_train"] - ref["exact_match_rate_train_null"]) < 4 * ref["exact_match_null_se"]
+
+
+def test_dcr_member_share_null_is_one_half_whatever_the_split_sizes(fair):
+    """Non-members (the reference split) read 0.5 within 4 null SE although train is 3x the holdout; copies read ~1."""
+    s = fair.splits()
+    assert len(s.train) == pytest.approx(3 * len(s.holdout), rel=0.01)
+    null = closest_record_share(s.train, s.holdout, s.reference, fair.schema, max_rows=None)
+    assert abs(null["share"] - 0.5) < 4 * null["null_se"], null
+    assert null["ci_low"] < 0.5 < null["ci_high"]
+    copies = closest_record_share(s.train, s.holdout, synth(fair, s, "identity"), fair.schema, max_rows=None)
+    assert copies["share"] > 0.9 and copies["ci_low"] > 0.5 + 4 * copies["null_se"]
+    # the old definition (train subsampled to the holdout's size) put copies at 0.5 + 0.5 * |H| / |T| ~ 0.67:
+    # a table of pure copies of a third of train and of nothing else reads ~1 here too
+    third = s.train.sample(len(s.holdout), random_state=0)
+    part = closest_record_share(s.train, s.holdout, third, fair.schema, max_rows=None)
+    assert part["share"] > 0.9
+
+
+def test_dcr_ties_are_split_by_record_count(fair):
+    """A synthetic row equal to one member and one non-member counts half to each (then size-normalised)."""
+    s = fair.splits()
+    sch = fair.schema
+    row = s.train.iloc[[0]]
+    dup = row.copy()
+    dup.index = [10_000_000]
+    train = s.train[~s.train.eq(row.iloc[0]).all(axis=1)]
+    holdout = s.holdout[~s.holdout.eq(row.iloc[0]).all(axis=1)]
+    train, holdout = pd.concat([train, row]), pd.concat([holdout, dup])
+    r = closest_record_share(train, holdout, row, sch, max_rows=None)
+    a, b = 0.5 / len(train), 0.5 / len(holdout)
+    assert r["share"] == pytest.approx(a / (a + b), abs=1e-12)
+
+
+def test_dcr_share_scaling_is_shared_so_one_extreme_record_changes_little(adult_small):
+    """One extreme training value used to move faker's share (each sample scaled by its own range)."""
+    s = adult_small.splits()
+    sch = adult_small.schema
+    fake = synth(adult_small, s, "faker")
+    base = closest_record_share(s.train, s.holdout, fake, sch)
+    extreme = s.train.copy()
+    extreme.iloc[0, extreme.columns.get_loc("capital-loss")] = 4356.0
+    moved = closest_record_share(extreme, s.holdout, fake, sch)
+    assert abs(moved["share"] - base["share"]) < base["null_se"]
+    assert abs(base["share"] - 0.5) < 4 * base["null_se"]
 
 
 # ----------------------------------------------------------------- ROC maths
@@ -199,14 +210,25 @@ def test_auc_standard_error_null_is_mann_whitney():
         assert auc_standard_error(0.5, n1, n0) == pytest.approx(math.sqrt((n1 + n0 + 1) / (12 * n1 * n0)), rel=1e-9)
 
 
-def test_knn_kde_equals_exact_kde(adult_small, adult_parts):
-    s, enc, _, syn = adult_parts
-    T = enc.transform(s.holdout.iloc[:300])
-    S = enc.transform(syn["identity"])
-    R = enc.transform(s.reference)
-    exact = kde_logpdf(T, S, 0.1) - kde_logpdf(T, R, 0.1)
-    approx = attack_scores(T, S, R, ["domias"], bandwidth=0.1, kde_neighbors=64)["domias"]
-    np.testing.assert_allclose(approx, exact, rtol=1e-6, atol=1e-4)
+def test_headline_is_chosen_on_held_out_targets(adult_mia):
+    """privacy.mia_auc comes from the report half; the attack was chosen on the selection half."""
+    for r in adult_mia.values():
+        assert r.selection == "held-out" and set(r.scores["half"]) == {"select", "report"}
+        rep = r.scores[r.scores["half"] == "report"]
+        assert r.headline_summary["all"]["n_members"] == int(rep["member"].sum())
+        sel = r.scores[r.scores["half"] == "select"]
+        from sklearn.metrics import roc_auc_score
+        chosen = max(DEFAULT_ATTACKS, key=lambda a: roc_auc_score(sel["member"], sel[a]))
+        assert r.headline == chosen
+        assert r.headline_summary["all"]["auc"] == pytest.approx(roc_auc_score(rep["member"], rep[chosen]))
+        assert set(r.tpr_attacks) == set(r.fprs)
+
+
+def test_outlier_gap_has_an_interval(adult_mia):
+    g, lo, hi = adult_mia["noisy"].gap()
+    assert lo < g < hi and hi - lo > 0.05  # two noisy AUCs: the interval is wide
+    g0, lo0, hi0 = adult_mia["faker"].gap()
+    assert lo0 < 0 < hi0  # a null generator's gap is indistinguishable from 0
 
 
 # ------------------------------------------------------------ must-show: MIA
@@ -219,7 +241,7 @@ def test_identity_is_caught(adult_mia):
 @pytest.mark.parametrize("name", ["independent", "faker"])
 def test_independent_and_faker_near_chance(adult_mia, name):
     r = adult_mia[name]
-    for attack in ATTACKS:
+    for attack in DEFAULT_ATTACKS:
         sm = r.summary[attack]["all"]
         tol = 4 * auc_standard_error(0.5, sm["n_members"], sm["n_nonmembers"])
         assert abs(sm["auc"] - 0.5) < tol, (attack, sm["auc"], tol)
@@ -239,7 +261,7 @@ def test_subgroups_and_vulnerable_records_by_index(adult_small, adult_mia):
     assert sz["outliers"]["n_members"] + sz["typical"]["n_members"] == sz["all"]["n_members"]
     vul = r.vulnerable(5)
     assert len(vul) == 5 and all(v["row"] in adult_small.frame.index for v in vul)
-    assert set(r.scores.columns) == {"member", "outlier_score", "subgroup", *ATTACKS}
+    assert set(r.scores.columns) == {"member", "outlier_score", "subgroup", "half", *DEFAULT_ATTACKS}
 
 
 # -------------------------------------------------------- must-show: outliers
@@ -262,8 +284,7 @@ def test_planted_outliers_are_outliers_and_most_exposed(adult_small):
     om = fit_outliers(train, sch, encoder=enc)
     assert set(planted.index) <= set(om.outliers)
     syn = synth(adult_small, type(s)(train=train, holdout=s.holdout, reference=s.reference), "identity")
-    scores = attack_scores(enc.transform(train), enc.transform(syn), enc.transform(s.reference),
-                           ["dcr_diff", "domias"])
+    scores = attack_scores(enc.transform(train), enc.transform(syn), enc.transform(s.reference), ["dcr_diff"])
     for attack, sc in scores.items():
         sc = pd.Series(sc, index=train.index)
         typical = sc.loc[om.typical]
@@ -277,21 +298,28 @@ def adult_anon(adult_small, adult_parts):
     out = {}
     for name in ("identity", "faker"):
         risks, errors = anon.anonymeter_risks(s.train, syn[name], s.holdout, adult_small.schema,
-                                              so_n_attacks=100, link_n_attacks=100, inf_n_attacks=150)
+                                              so_n_attacks=300, link_n_attacks=300, inf_n_attacks=800)
         assert not errors
         out[name] = {r.name: r for r in risks}
     return out
 
 
-def test_anonymeter_identity_high_risk_faker_low(adult_anon):
+def test_anonymeter_identity_above_the_null_band_faker_inside(adult_anon):
     ident, fake = adult_anon["identity"], adult_anon["faker"]
-    assert ident["singling_out.multivariate"].value > 0.5
-    assert ident["inference.income"].value > 0.3
-    for name in ("singling_out.multivariate", "inference.income", "inference.capital-gain", "linkability"):
-        assert fake[name].ci_low < 0.1, name
-        assert ident[name].attack_rate >= fake[name].attack_rate, name
+    for name in ("singling_out.multivariate", "inference.income", "linkability"):
+        tol = 4 * max(ident[name].null_se, fake[name].null_se)
+        assert ident[name].value > tol, (name, ident[name].value, tol)
+        assert fake[name].value <= tol and fake[name].ci_low <= tol, name
     for r in ident.values():
         assert 0 <= r.ci_low <= r.value <= r.ci_high <= 1
+
+
+def test_anonymeter_sizes_are_equalised(adult_small):
+    """ori and control are cut to one size: anonymeter then needs no extrapolation of the control rate."""
+    s = adult_small.splits()
+    ori, ctl = anon.equal_sizes(s.train, s.holdout, seed=0)
+    assert len(ori) == len(ctl) == len(s.holdout) and set(ori.index) <= set(s.train.index)
+    assert anon.equal_sizes(s.train, s.holdout, seed=0)[0].index.equals(ori.index)
 
 
 def test_anonymeter_below_baseline_is_flagged(adult_anon):
@@ -302,10 +330,27 @@ def test_anonymeter_below_baseline_is_flagged(adult_anon):
                 assert any("baseline" in w for w in r.warnings)
 
 
-def test_linkability_columns_split_quasi_identifiers(adult_small):
-    a, b, src = anon.linkability_columns(adult_small.schema)
-    assert src == "quasi_identifiers" and not set(a) & set(b)
-    assert sorted(a + b) == sorted(adult_small.schema.quasi_identifiers)
+def test_too_few_singling_out_queries_are_flagged(fair):
+    s = fair.splits()
+    o, c = anon.prepare(s.train.iloc[:300], fair.schema), anon.prepare(s.holdout.iloc[:300], fair.schema)
+    syn = anon.prepare(s.reference.iloc[:300], fair.schema)
+    r = anon.singling_out(o, syn, c, mode="multivariate", n_attacks=300, n_cols=2, max_attempts=300)
+    assert r.n_queries < 300 and r.few_queries
+    assert any("could generate only" in w for w in r.warnings)
+
+
+def test_linkability_halves_hold_high_cardinality_columns(adult_small):
+    s = adult_small.splits()
+    sch = adult_small.schema
+    a, b, src = anon.linkability_columns(sch, s.reference)
+    assert src == "all_columns" and not set(a) & set(b) and sorted(a + b) == sorted(sch.modelled)
+    card = {c: s.reference[c].nunique() for c in sch.modelled}
+    top = sorted(sch.modelled, key=lambda c: -card[c])[:2]
+    assert top[0] in a and top[1] in b  # the two richest columns, one in each half
+    qa, qb, qsrc = anon.linkability_columns(sch, s.reference, "quasi_identifiers")
+    assert qsrc == "quasi_identifiers" and sorted(qa + qb) == sorted(sch.quasi_identifiers)
+    with pytest.raises(ConfigError, match="linkability.columns"):
+        anon.linkability_columns(sch, s.reference, "nonsense")
 
 
 # --------------------------------------------------------------- the family
@@ -315,7 +360,7 @@ def default_cfg() -> dict:
 
 def test_default_config_is_valid_and_bad_settings_raise(fair):
     s = attack_run.settings(default_cfg())
-    assert s["membership"]["attacks"] == list(ATTACKS)
+    assert s["membership"]["attacks"] == list(DEFAULT_ATTACKS)
     with pytest.raises(ConfigError, match="attacks.membership.nonsense"):
         attack_run.settings({"membership": {"nonsense": 1}})
     with pytest.raises(ConfigError, match="shadow"):
@@ -344,7 +389,7 @@ def test_family_on_fair_reports_every_metric_without_record_values(fair):
     for k in ("privacy.mia_auc", "privacy.mia_tpr_at_fpr_0.001", "privacy.mia_tpr_at_fpr_0.01",
               "privacy.mia_tpr_at_fpr_0.1"):
         assert {(k, g) for g in ("all", "outliers", "typical")} <= keys, k
-    for k in ("privacy.mia_auc_outlier_gap", "privacy.dcr_share_closer_to_train", "privacy.nndr",
+    for k in ("privacy.mia_auc_outlier_gap", "privacy.dcr_member_share",
               "privacy.exact_match_rate_train", "privacy.exact_match_rate_holdout",
               "privacy.singling_out_risk", "privacy.linkability_risk", "privacy.inference_risk",
               "privacy.inference_risk.affairs", "privacy.linkability_risk_below_baseline"):
@@ -352,9 +397,12 @@ def test_family_on_fair_reports_every_metric_without_record_values(fair):
     assert ("privacy.inference_risk", "outliers") in keys
     head = df[(df["metric"] == "privacy.mia_auc") & (df["subgroup"] == "all")].iloc[0]
     assert head["ci_low"] < head["value"] < head["ci_high"] and head["value"] > 0.8
-    gap = df[df["metric"] == "privacy.mia_auc_outlier_gap"]["value"].iloc[0]
+    gap = df[df["metric"] == "privacy.mia_auc_outlier_gap"].iloc[0]
     by = df[df["metric"] == "privacy.mia_auc"].set_index("subgroup")["value"]
-    assert gap == pytest.approx(by["outliers"] - by["typical"])
+    assert gap["value"] == pytest.approx(by["outliers"] - by["typical"])
+    assert gap["ci_low"] < gap["value"] < gap["ci_high"] and gap["direction"] == "none"
+    em = df[df["metric"] == "privacy.exact_match_rate_train"].iloc[0]
+    assert em["value"] == 1.0 and em["ci_low"] < 1.0
     info = ctx.cache["run_record"]["attacks"]
     json.dumps(info)  # the run record stays JSON-able
     assert all(isinstance(v["row"], int) and v["row"] in fair.frame.index
@@ -382,6 +430,9 @@ def test_default_set_on_full_adult_identity(adult):
     ctx = EvalContext(dataset=adult, splits=s, synthetic=synth(adult, s, "identity"), seed=0)
     df = pd.DataFrame(attack_run.attack_metrics(ctx, default_cfg()))
     get = df[df["subgroup"] == "all"].set_index("metric")["value"]
-    assert get["privacy.mia_auc"] > 0.99 and get["privacy.singling_out_risk"] > 0.5
-    assert get["privacy.inference_risk"] > 0.3
+    assert get["privacy.mia_auc"] > 0.99 and get["privacy.singling_out_risk"] > 0.15
+    # at 29k rows a half of 7 columns is shared by many records (ties at distance 0), so fewer copies link
+    # than on capped Adult (0.25 here, 0.75 at 8,000 rows): still far above the null band
+    assert get["privacy.inference_risk"] > 0.3 and get["privacy.linkability_risk"] > 0.15
+    assert get["privacy.exact_match_rate_train"] == 1.0 and get["privacy.dcr_member_share"] > 0.9
     assert not ctx.cache["run_record"]["attacks"]["errors"]

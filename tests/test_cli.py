@@ -55,7 +55,7 @@ def test_run_cell_writes_record_and_long_metrics(tmp_path):
                                "subgroup", "value", "ci_low", "ci_high", "direction"]
     assert {"fidelity.column_shapes", "fidelity.pair_trends", "utility.tstr_auc",
             "utility.tstr_trtr_ratio", "cost.fit_s"} <= set(m["metric"])
-    assert set(m["direction"]) <= {"maximize", "minimize"}
+    assert set(m["direction"]) <= {"maximize", "minimize", "none"}
 
 
 @pytest.mark.parametrize("target,error", [

@@ -57,6 +57,19 @@ class LeakyMarginals(DPMarginalsGenerator):
         return pd.concat([copied[out.columns], out.iloc[k:]], ignore_index=True)
 
 
+class ClaimingIdentity(DPMarginalsGenerator):
+    """Planted dishonest generator: releases the training rows while claiming dp_marginals' epsilon."""
+
+    name = "claiming_identity"
+
+    def _fit(self, train: pd.DataFrame) -> None:
+        super()._fit(train)
+        self.train_ = train.reset_index(drop=True)
+
+    def _sample(self, n: int) -> pd.DataFrame:
+        return self.train_.iloc[self.rng_.choice(len(self.train_), size=n, replace=n > len(self.train_))]
+
+
 def _ctx(dataset, factory, seed=0):
     s = dataset.splits()
     return EvalContext(dataset=dataset, splits=s, synthetic=s.train, seed=seed, generator_factory=factory)
@@ -240,6 +253,25 @@ def test_planted_dishonest_generator_is_flagged_honest_one_is_not(fair):
     assert m["privacy.audit_flagged"] == 0.0 and honest.cache["run_record"]["audit_flagged"] is False
 
 
+@pytest.mark.parametrize("claim,state", [(4.0, "not testable"), (1.0, "flagged")])
+def test_audit_says_not_testable_above_its_resolution(fair, claim, state):
+    """30 test games per world resolve eps_lb <= 2.03: a claim of 4 cannot be refuted, a claim of 1 is."""
+    ctx = _ctx(fair, lambda: ClaimingIdentity(epsilon=claim, random_state=0))
+    games = {"train": 30, "val": 20, "test": 60}
+    rows = A.audit_metrics(ctx, {"shadow": {**SMALL, "games": games}})
+    m = {r["metric"]: r["value"] for r in rows if r["subgroup"] == "all"}
+    info = ctx.cache["run_record"]["audit"]["audit"]
+    assert info["state"] == state
+    assert m["privacy.audit_resolution"] == pytest.approx(A.resolution_limit(30), abs=1e-9)
+    assert m["privacy.audit_resolution"] == pytest.approx(2.03, abs=0.01)
+    assert m["privacy.epsilon_lower_bound"] > 1.0  # the copying is found either way
+    if state == "not testable":
+        assert m["privacy.audit_testable"] == 0.0 and math.isnan(m["privacy.audit_flagged"])
+        assert ctx.cache["run_record"]["audit_flagged"] is False
+    else:
+        assert m["privacy.audit_testable"] == 1.0 and m["privacy.audit_flagged"] == 1.0
+
+
 def test_run_record_names_records_by_row_index_only(fair):
     ctx = _ctx(fair, lambda: make_generator("identity", random_state=0))
     A.audit_metrics(ctx, {"shadow": {**SMALL, "games": {"train": 8, "val": 4, "test": 4}}})
@@ -387,10 +419,13 @@ def test_flag_reaches_run_json_and_comparison_table(fair, tmp_path):
     rows = [t["row"] for t in leaky["audit"]["targets"]]
     assert find_real_rows(tmp_path, train.loc[rows]) == []
     table = aggregate(tmp_path, quiet=True).set_index("generator")
-    flag = [c for c in table.columns if c.startswith("audit flag")][0]
+    flag = [c for c in table.columns if c.startswith("audit")][0]
     eps_lb = [c for c in table.columns if c.startswith("eps LB")][0]
-    assert table.loc["leaky_marginals", flag] == "1.000" and table.loc["dp_marginals", flag] == "0.000"
-    assert float(table.loc["leaky_marginals", eps_lb]) > 1.0 >= float(table.loc["dp_marginals", eps_lb])
+    assert table.loc["leaky_marginals", flag] == "flagged 1/1" and table.loc["dp_marginals", flag] == "not flagged"
+    res = leaky["audit"]["audit"]["resolution_limit"]
+    assert table.loc["leaky_marginals", eps_lb].endswith(f"(max {res:.2f})")  # the resolution beside the bound
+    assert float(table.loc["leaky_marginals", eps_lb].split()[0]) > 1.0 >= \
+        float(table.loc["dp_marginals", eps_lb].split()[0])
 
 
 # ------------------------------------------------------------ slow
