@@ -27,7 +27,7 @@ import yaml
 
 from bench import __version__
 from bench.report import plots
-from bench.results import ARROW, TABLE_COLUMNS, SweepTables, atomic_write_text, sweep_tables
+from bench.results import ARROW, TABLE_COLUMNS, TABLE_NOTE, SweepTables, atomic_write_text, sweep_tables
 
 MAX_ERROR_CHARS = 400
 MAX_CONFIG_LINES = 250
@@ -71,6 +71,9 @@ class SweepReport:
         audit_flags: runs whose empirical epsilon lower bound exceeded the claimed epsilon.
         risks: anonymeter risks with interval and baseline (:func:`risk_table`).
         vulnerable: most exposed training records by row index (:func:`vulnerable_records`).
+        controls: each privacy metric read on the four controls with its null
+            band and verdicts (:func:`attacks.controls.calibration`); empty
+            when the sweep did not run all four on a dataset.
     """
 
     sweep_dir: Path
@@ -87,6 +90,7 @@ class SweepReport:
     audit_flags: pd.DataFrame
     risks: pd.DataFrame
     vulnerable: pd.DataFrame
+    controls: pd.DataFrame = field(default_factory=pd.DataFrame)
     generated_at: str = field(default_factory=lambda: _dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S"))
 
     @property
@@ -118,7 +122,7 @@ def load_sweep(sweep_dir: Path, tables: SweepTables | None = None) -> SweepRepor
         sweep_dir=sweep_dir, runs=runs, metrics=metrics, summary=summary, columns=columns, rows=rows,
         failed=failed, metric_errors=_metric_errors(runs), collapse=_collect_collapse(sweep_dir),
         provenance=provenance(sweep_dir, runs), dp=dp_accounting(runs), audit_flags=_audit_flags(runs),
-        risks=risk_table(metrics), vulnerable=vulnerable_records(runs))
+        risks=risk_table(metrics), vulnerable=vulnerable_records(runs), controls=controls_table(runs, metrics))
 
 
 # ------------------------------------------------------------ comparison table
@@ -175,8 +179,8 @@ def table_model(table: pd.DataFrame, summary: pd.DataFrame) -> tuple[list[Column
     ds_col = next((i for i, c in enumerate(columns) if c.header == "dataset"), None)
     gen_col = next((i for i, c in enumerate(columns) if c.header == "generator"), None)
     for j, c in enumerate(columns):
-        if c.metric is None:
-            continue
+        if c.metric is None or c.direction not in ("maximize", "minimize"):
+            continue  # descriptive columns (direction none) rank nothing
         groups: dict[str, list[int]] = {}
         for i, row in enumerate(rows):
             if gen_col is not None and row[gen_col].text in plots.REFERENCE_GENERATORS:
@@ -334,6 +338,23 @@ def dp_accounting(runs: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(["dataset", "generator", "_e"]).drop(columns="_e").reset_index(drop=True)
 
 
+def controls_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+    """The controls panel: every calibrated privacy metric's readings on the four controls, per dataset.
+
+    Only ok benchmark cells count. Returns :func:`attacks.controls.calibration`
+    (empty when identity, noisy_identity, independent and faker did not all
+    run on a dataset).
+    """
+    from attacks.controls import CONTROL_GENERATORS, calibration, null_levels
+    from bench.results import cell_runs, ok_cell_metrics
+
+    if runs.empty or metrics.empty or not set(CONTROL_GENERATORS) <= set(runs.get("generator", [])):
+        return pd.DataFrame()
+    cells = cell_runs(runs)
+    ok = cells[cells["status"] == "ok"] if "status" in cells.columns else cells
+    return calibration(ok_cell_metrics(runs, metrics), null_levels(ok))
+
+
 RISK_METRICS = ("privacy.singling_out_risk", "privacy.linkability_risk", "privacy.inference_risk")
 
 
@@ -349,17 +370,19 @@ def risk_table(metrics: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         Columns ``dataset, generator, epsilon, risk, value, ci_low, ci_high,
-        baseline, below_baseline`` (``below_baseline`` = share of seeds
-        flagged); empty when the sweep ran no anonymeter attack.
+        baseline, below_baseline, few_queries`` (``below_baseline`` and
+        ``few_queries`` = share of seeds flagged); empty when the sweep ran
+        no anonymeter attack.
     Source: anonymeter (Giomi et al., PoPETs 2023): risk = (attack − control) /
         (1 − control) with a Wilson interval.
     """
-    cols = ["dataset", "generator", "epsilon", "risk", "value", "ci_low", "ci_high", "baseline", "below_baseline"]
+    cols = ["dataset", "generator", "epsilon", "risk", "value", "ci_low", "ci_high", "baseline", "below_baseline",
+            "few_queries"]
     if metrics.empty:
         return pd.DataFrame(columns=cols)
     m = metrics[(metrics["family"] == "privacy") & (metrics["subgroup"] == "all")]
     names = sorted({n for n in m["metric"].unique() if any(n == r or n.startswith(r + ".") for r in RISK_METRICS)
-                    and not n.endswith(("_baseline", "_below_baseline"))})
+                    and not n.endswith(("_baseline", "_below_baseline", "_few_queries"))})
     if not names:
         return pd.DataFrame(columns=cols)
     m = m.assign(eps=m["epsilon"].map(_eps_label))
@@ -369,9 +392,12 @@ def risk_table(metrics: pd.DataFrame) -> pd.DataFrame:
         base = m[m["metric"] == n].groupby(keys)[["value", "ci_low", "ci_high"]].mean()
         bl = m[m["metric"] == n + "_baseline"].groupby(keys)["value"].mean().rename("baseline")
         bb = m[m["metric"] == n + "_below_baseline"].groupby(keys)["value"].mean().rename("below_baseline")
-        t = base.join(bl, how="left").join(bb, how="left").reset_index().assign(risk=n)
+        fq = m[m["metric"] == n + "_few_queries"].groupby(keys)["value"].mean().rename("few_queries")
+        t = base.join(bl, how="left").join(bb, how="left").join(fq, how="left").reset_index().assign(risk=n)
         out.append(t)
     df = pd.concat(out, ignore_index=True).rename(columns={"eps": "epsilon"})
+    if "few_queries" not in df.columns:
+        df["few_queries"] = np.nan
     df["_e"] = df["epsilon"].map(plots.eps_value).fillna(-1)
     return df.sort_values(["dataset", "risk", "generator", "_e"]).drop(columns="_e").reset_index(drop=True)[cols]
 
@@ -613,13 +639,23 @@ code { font-size: 12.5px; }
 {% if prov.config_yaml %}<details><summary>Sweep configuration (composed, without Hydra's own settings)</summary><pre>{{ prov.config_yaml }}</pre></details>{% endif %}
 
 <h2 id="table">Comparison table</h2>
-<p class="how">One row per generator × ε: mean ± std over seeds. <b>↑</b> higher is better, <b>↓</b> lower is better;
-★ marks the best value of each column per dataset (references such as identity, shown in italics, are not ranked);
-— means not measured. Click a header to sort.</p>
+<p class="how">One row per generator × ε. {{ table_note }} ★ marks the best value of each ranked column per dataset
+(the control references, shown in italics, are not ranked). Click a header to sort.</p>
 {% if rep.rows %}<div class="scroll"><table class="cmp" id="cmp">
 <thead><tr>{% for c in rep.columns %}<th{% if c.metric %} title="{{ c.metric }}{% if c.subgroup != 'all' %} [{{ c.subgroup }}]{% endif %}: {{ c.direction }}"{% endif %}>{{ c.header }}</th>{% endfor %}</tr></thead>
 <tbody>{% for row in rep.rows %}<tr{% if row[gen_col].text in refs %} class="ref"{% endif %}>{% for cell in row %}<td{% if rep.columns[loop.index0].metric %} class="num{% if cell.best %} best{% endif %}"{% endif %} data-v="{{ cell.sort if cell.sort is not none else '' }}">{{ cell.text }}</td>{% endfor %}</tr>
 {% endfor %}</tbody></table></div>{% else %}<p class="muted">No runs.</p>{% endif %}
+
+{% if not rep.controls.empty %}<h2 id="controls">Controls: does each privacy metric read right?</h2>
+<p class="how">Each privacy metric on four generators with known truth, same dataset and splits (mean over seeds):
+<b>identity</b> copies the training rows (must read worst), <b>noisy_identity</b> swaps a share of their cells
+(must sit strictly between), <b>independent</b> and <b>faker</b> ignore who was a member (must read the metric's
+<b>null</b> level within the <b>tolerance</b>, 4 standard errors derived from the run's sample sizes). A metric that
+fails is not evidence of privacy or of leakage on this dataset. Larger = more leakage for every metric here.</p>
+{% for ds, rows in controls_by_ds %}<h3>{{ ds }}</h3>
+<table><tr><th>metric</th><th>subgroup</th><th>identity</th><th>noisy_identity</th><th>independent</th><th>faker</th><th>null ± tolerance</th><th>verdict</th></tr>
+{% for r in rows %}<tr{% if not r.passes %} class="fail"{% endif %}><td>{{ r.metric }}</td><td>{{ r.subgroup }}</td><td>{{ fmt3(r.identity) }}</td><td>{{ fmt3(r.noisy_identity) }}</td><td>{{ fmt3(r.independent) }}</td><td>{{ fmt3(r.faker) }}</td><td>{{ fmt3(r.null) }} ± {{ fmt3(r.tolerance) }}</td><td>{{ verdict(r) }}</td></tr>
+{% endfor %}</table>{% endfor %}{% endif %}
 
 {% for f in figs %}
 <h2 id="{{ f.id }}">{{ f.title }}</h2>
@@ -645,8 +681,8 @@ better; anonymeter's definition), with its 95% interval, mean over seeds. <b>bas
 attacker's success rate; a row marked "no better than baseline" means anonymeter warned that the attack did not
 beat it, so the risk is not meaningful there.</p>
 {% for part in risk_parts %}{% if part.rows %}{% if part.details %}<details><summary>{{ part.title }}</summary>{% endif %}
-<table><tr><th>dataset</th><th>generator</th><th>ε</th><th>risk</th><th>value ↓</th><th>95% CI</th><th>baseline</th><th>no better than baseline</th></tr>
-{% for r in part.rows %}<tr><td>{{ r.dataset }}</td><td>{{ r.generator }}</td><td>{{ r.epsilon }}</td><td>{{ r.risk }}</td><td>{{ fmt3(r.value) }}</td><td>{{ fmt3(r.ci_low) }} – {{ fmt3(r.ci_high) }}</td><td>{{ fmt3(r.baseline) }}</td><td>{{ share(r.below_baseline) }}</td></tr>
+<table><tr><th>dataset</th><th>generator</th><th>ε</th><th>risk</th><th>value ↓</th><th>95% CI</th><th>baseline</th><th>no better than baseline</th><th>too few queries</th></tr>
+{% for r in part.rows %}<tr><td>{{ r.dataset }}</td><td>{{ r.generator }}</td><td>{{ r.epsilon }}</td><td>{{ r.risk }}</td><td>{{ fmt3(r.value) }}</td><td>{{ fmt3(r.ci_low) }} – {{ fmt3(r.ci_high) }}</td><td>{{ fmt3(r.baseline) }}</td><td>{{ share(r.below_baseline) }}</td><td>{{ share(r.few_queries) }}</td></tr>
 {% endfor %}</table>{% if part.details %}</details>{% endif %}{% endif %}{% endfor %}{% endif %}
 {% if not rep.vulnerable.empty %}<h3>Most exposed training records (row index only)</h3>
 <p class="how">The training records the membership attack scored highest, by their row index in the loaded
@@ -701,7 +737,10 @@ def render_html(rep: SweepReport) -> str:
     """The report as one self-contained HTML document (inline CSS, SVG and JS; no URL fetched)."""
     figs, absent = figures(rep)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=False)
-    toc = [("provenance", "Provenance"), ("table", "Comparison")] + [(f.id, f.title.split(":")[0]) for f in figs]
+    toc = [("provenance", "Provenance"), ("table", "Comparison")]
+    if not rep.controls.empty:
+        toc.append(("controls", "Controls"))
+    toc += [(f.id, f.title.split(":")[0]) for f in figs]
     if not rep.risks.empty or not rep.vulnerable.empty:
         toc.append(("privacy", "Privacy details"))
     toc.append(("failures", "Failed runs"))
@@ -714,7 +753,9 @@ def render_html(rep: SweepReport) -> str:
     return env.from_string(_TEMPLATE).render(
         rep=rep, prov=rep.provenance, figs=figs, absent=absent, toc=toc, version=__version__,
         risk_parts=risk_parts, refs=plots.REFERENCE_GENERATORS, gen_col=gen_col, fmt=_cell, fmt3=_fmt3, share=_share,
-        total_s="—" if _nan(total) else f"{total:.0f} s")
+        total_s="—" if _nan(total) else f"{total:.0f} s", table_note=TABLE_NOTE,
+        controls_by_ds=[(ds, g.to_dict("records")) for ds, g in rep.controls.groupby("dataset", sort=True)]
+        if not rep.controls.empty else [], verdict=verdict)
 
 
 def write_html(sweep_dir: Path, rep: SweepReport | None = None) -> Path:
@@ -726,6 +767,16 @@ def write_html(sweep_dir: Path, rep: SweepReport | None = None) -> Path:
 
 
 # -------------------------------------------------------------------- helpers
+def verdict(r: dict[str, Any]) -> str:
+    """One controls-panel verdict in words: ``calibrated`` or what failed."""
+    if r["passes"]:
+        return "calibrated"
+    why = [w for k, w in (("separates", "identity inside the null band"),
+                          ("nulls_at_null", "a null control outside the band"),
+                          ("between", "noisy_identity not strictly between")) if not r[k]]
+    return "fails: " + "; ".join(why)
+
+
 def _eps_label(e: Any) -> str:
     v = plots.eps_value(e)
     return "—" if math.isnan(v) else ("inf" if math.isinf(v) else f"{v:g}")

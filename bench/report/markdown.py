@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 
 from bench.report import plots
-from bench.report.html import ABSENT_HINTS, HOW_TO_READ, SweepReport, load_sweep
-from bench.results import atomic_write_text
+from bench.report.html import ABSENT_HINTS, HOW_TO_READ, SweepReport, load_sweep, verdict
+from bench.results import TABLE_NOTE, atomic_write_text
 
 
 def md_table(df: pd.DataFrame, digits: int = 3) -> str:
@@ -62,14 +62,24 @@ def render_markdown(rep: SweepReport) -> str:
     out.append(md_table(pd.DataFrame(kv, columns=["", "value"])))
 
     out.append("\n## Comparison table\n")
-    out.append("Mean ± std over seeds. ↑ higher is better, ↓ lower is better; **bold** = best of the column per "
-               "dataset (references such as identity are not ranked); — = not measured.\n")
+    out.append(TABLE_NOTE + " **Bold** = best of a ranked column per dataset (the control references "
+               "identity and noisy_identity are not ranked).\n")
     if rep.rows:
         header = [c.header for c in rep.columns]
         body = [[f"**{c.text}**" if c.best else c.text for c in row] for row in rep.rows]
         out.append(md_table(pd.DataFrame(body, columns=header)))
     else:
         out.append("_no runs_\n")
+    if not rep.controls.empty:
+        out.append("\n## Controls: does each privacy metric read right?\n")
+        out.append("Each privacy metric on identity (must read worst), noisy_identity (strictly between), "
+                   "independent and faker (at the null level within the tolerance: 4 standard errors from the "
+                   "run's sample sizes); mean over seeds, larger = more leakage.\n")
+        c = rep.controls.copy()
+        c["null ± tolerance"] = [f"{_fmt(a)} ± {_fmt(b)}" for a, b in zip(c["null"], c["tolerance"])]
+        c["verdict"] = [verdict(r) for r in c.to_dict("records")]
+        out.append(md_table(c[["dataset", "metric", "subgroup", "identity", "noisy_identity", "independent",
+                               "faker", "null ± tolerance", "verdict"]]))
 
     absent = []
     pts, xa, ya = plots.frontier_points(rep.summary)

@@ -30,11 +30,11 @@ import pandas as pd  # noqa: E402
 #: Generators that are references, not contenders: ``identity`` copies the
 #: training table (the fidelity ceiling and the privacy floor). They are drawn
 #: but never marked "best".
-REFERENCE_GENERATORS = frozenset({"identity"})
+REFERENCE_GENERATORS = frozenset({"identity", "noisy_identity"})  # controls: shown, never ranked
 
 #: Privacy metrics usable as the frontier's x axis, in order of preference.
 FRONTIER_PRIVACY = ["privacy.mia_auc", "privacy.mia_advantage", "privacy.epsilon_lower_bound",
-                    "privacy.mia_tpr_at_fpr_0.01", "privacy.dcr_share_closer_to_train",
+                    "privacy.mia_tpr_at_fpr_0.01", "privacy.dcr_member_share",
                     "privacy.singling_out_risk", "privacy.linkability_risk", "privacy.inference_risk"]
 #: Fidelity metrics usable as the frontier's y axis, in order of preference.
 FRONTIER_FIDELITY = ["fidelity.quality_score", "fidelity.column_shapes", "fidelity.pair_trends"]
