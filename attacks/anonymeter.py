@@ -334,7 +334,7 @@ def equal_sizes(ori: pd.DataFrame, control: pd.DataFrame, seed: int = 0) -> tupl
     return cut(ori), cut(control)
 
 
-def anonymeter_risks(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame, schema: Schema, *,
+def anonymeter_risks(*, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
                      subgroup: str = "all", modes: Sequence[str] = ("multivariate",), so_n_attacks: int = 500,
                      so_n_cols: int = 3, so_max_attempts: int | None = 100_000,
                      link_n_attacks: int = 500, link_n_neighbors: int = 10,
@@ -345,10 +345,10 @@ def anonymeter_risks(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame
     """Every anonymeter risk for one (ori, control) pair.
 
     Args:
-        ori: training records (or one subgroup of them), coerced to ``schema``.
-        syn: the synthetic table.
-        control: holdout records (the same subgroup rule), coerced to ``schema``.
-            ``ori`` and ``control`` are cut to equal size first (:func:`equal_sizes`).
+        train: training records (anonymeter's ``ori``; or one subgroup of them), coerced to ``schema``.
+        holdout: non-member records (anonymeter's ``control``; the same subgroup rule).
+            ``train`` and ``holdout`` are cut to equal size first (:func:`equal_sizes`).
+        synthetic: the synthetic table.
         schema: gives the sensitive columns, quasi-identifiers and column kinds.
         subgroup: label stored in each :class:`Risk`.
         modes: singling-out modes to run.
@@ -360,13 +360,13 @@ def anonymeter_risks(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame
         ``(risks, errors)``: the estimates, and ``{risk name: error}`` for
         evaluators that failed (e.g. too few records in a subgroup).
     Raises:
-        EmptyTableError: ``ori``, ``syn`` or ``control`` is empty.
+        EmptyTableError: ``train``, ``holdout`` or ``synthetic`` is empty.
     """
-    for name, df in (("ori", ori), ("syn", syn), ("control", control)):
+    for name, df in (("train", train), ("holdout", holdout), ("synthetic", synthetic)):
         if len(df) == 0:
             raise EmptyTableError(f"anonymeter ({subgroup}): the {name} table is empty")
-    ori, control = equal_sizes(ori, control, seed)
-    o, s, c = prepare(ori, schema), prepare(syn, schema), prepare(control, schema)
+    ori, control = equal_sizes(train, holdout, seed)
+    o, s, c = prepare(ori, schema), prepare(synthetic, schema), prepare(control, schema)
     risks: list[Risk] = []
     errors: dict[str, str] = {}
 

@@ -38,7 +38,7 @@ import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
 from bench.data.schema import Schema
-from bench.fidelity import wilson_interval
+from bench.metrics.intervals import wilson_interval
 from bench.errors import ConfigError, EmptyTableError, SchemaError
 
 _NA = "\x00<NA>"  # the missing-value category (never a real category string)
@@ -324,8 +324,8 @@ def _hypergeom_any(c: np.ndarray, n_members: int, n_total: int) -> np.ndarray:
     return out
 
 
-def closest_record_share(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
-                         schema: Schema, *, max_rows: int | None = 5000, seed: int = 0,
+def closest_record_share(*, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
+                         schema: Schema, max_rows: int | None = 5000, seed: int = 0,
                          z: float = 1.959964) -> dict[str, Any]:
     """Share of synthetic rows whose closest real record is a member, as if members and non-members were equal in number.
 
@@ -353,7 +353,7 @@ def closest_record_share(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: 
     not many. The interval on ``share`` maps ``p +- z SE`` through the formula.
 
     Args:
-        train, holdout, synthetic: tables coerced to ``schema``.
+        train, holdout, synthetic: tables coerced to ``schema`` (keyword-only).
         max_rows: synthetic rows compared (None = all).
         seed: seed of the synthetic-row sample.
         z: normal quantile of the interval (1.96 = 95%).
@@ -408,12 +408,12 @@ def closest_record_share(train: pd.DataFrame, holdout: pd.DataFrame, synthetic: 
     null_se_p = math.sqrt(p0 * (1 - p0) * ssq) / m
     # the share's null SE: the derivative of share() at p0 is (n_t + n_h)^2 / (4 n_t n_h)
     null_se = null_se_p * (n_t + n_h) ** 2 / (4.0 * n_t * n_h)
-    em = exact_matches(synthetic, train, holdout, schema)
+    em = exact_matches(train=train, holdout=holdout, synthetic=synthetic, schema=schema)
     return {"share": share(p), "ci_low": share(max(0.0, p - z * se)), "ci_high": share(min(1.0, p + z * se)),
             "null_se": null_se, "n_synthetic": m, "n_train": n_t, "n_holdout": n_h, **em}
 
 
-def exact_matches(synthetic: pd.DataFrame, train: pd.DataFrame, holdout: pd.DataFrame,
+def exact_matches(*, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
                   schema: Schema) -> dict[str, Any]:
     """Exact-match rates of every synthetic row against every training and holdout row, with the null.
 

@@ -311,8 +311,8 @@ def _best(values: dict[str, float]) -> str:
     return max(values, key=lambda a: -np.inf if np.isnan(values[a]) else values[a])
 
 
-def membership_inference(train: pd.DataFrame, holdout: pd.DataFrame, reference: pd.DataFrame,
-                         synthetic: pd.DataFrame, schema: Schema, *, attacks: Iterable[str] = DEFAULT_ATTACKS,
+def membership_inference(*, train: pd.DataFrame, holdout: pd.DataFrame, reference: pd.DataFrame,
+                         synthetic: pd.DataFrame, schema: Schema, attacks: Iterable[str] = DEFAULT_ATTACKS,
                          n_targets: int | None = 5000, outliers: OutlierModel | None = None,
                          encoder: TableEncoder | None = None, headline: str = "best",
                          fprs: Sequence[float] = DEFAULT_FPRS, density: str = "gmm",

@@ -1,9 +1,8 @@
 """The ``attacks`` metric family: every privacy attack of one run, as metric rows.
 
-Importing this module registers the family with
-:func:`bench.evaluate.register_family`; :func:`bench.evaluate.evaluate`
-imports it automatically and passes the run's ``attacks`` config
-(``conf/attacks/default.yaml``). Each part (distance diagnostics, membership
+The family (listed in :data:`bench.metrics.families.FAMILIES`) receives the
+run's ``attacks`` config (``conf/attacks/default.yaml``; defaults and checks in
+:mod:`attacks.settings`). Each part (distance diagnostics, membership
 inference, anonymeter) runs on its own: one failing is recorded in the run
 record under ``attacks.errors`` and the others still report.
 
@@ -37,132 +36,30 @@ from __future__ import annotations
 import logging
 import math
 import time
-from copy import deepcopy
 from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 
 from attacks import anonymeter as anon
 from attacks.distance import TableEncoder, closest_record_share
-from attacks.membership import ATTACKS, DEFAULT_ATTACKS, auc_standard_error, membership_inference
-from attacks.targets import METHODS, SUBGROUPS, OutlierModel, fit_outliers
+from attacks.membership import auc_standard_error, membership_inference
+from attacks.settings import settings
+from attacks.targets import OutlierModel, fit_outliers
 from bench.errors import ConfigError
-from bench.fidelity import wilson_interval
-from bench.evaluate import EvalContext, register_family
+from bench.metrics.intervals import wilson_interval
+from bench.metrics.context import EvalContext
 from bench.results import metric
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "enabled": True,
-    "seed_offset": 0,
-    "targets": {"method": "knn", "k": 5, "quantile": 0.95},
-    "distance": {"enabled": True, "max_rows": 5000},
-    "membership": {
-        "enabled": True,
-        "attacks": list(DEFAULT_ATTACKS),
-        "n_targets": 5000,
-        "headline": "best",
-        "fprs": [0.001, 0.01, 0.1],
-        "n_vulnerable": 10,
-        "domias": {"density": "gmm", "bandwidth": "scott", "n_components": 10},
-    },
-    "anonymeter": {
-        "enabled": True,
-        "subgroups": ["all", "outliers"],
-        "confidence_level": 0.95,
-        "singling_out": {"enabled": True, "modes": ["multivariate"], "n_attacks": 500,
-                         "n_cols": 5, "max_attempts": 10000},
-        "linkability": {"enabled": True, "n_attacks": 500, "n_neighbors": 10, "columns": "all_columns"},
-        "inference": {"enabled": True, "n_attacks": 1000, "aux": "quasi_identifiers"},
-    },
-}
-Z95 = 1.959964
 
 
-def settings(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The attack settings: ``cfg`` over :data:`DEFAULTS`, checked.
-
-    Raises:
-        ConfigError: unknown keys or invalid values, naming the setting.
-    """
-    out = deepcopy(DEFAULTS)
-    merge_settings(out, plain_config(cfg or {}), "attacks")
-    t = out["targets"]
-    if t["method"] not in METHODS:
-        raise ConfigError(f"attacks.targets.method must be one of {METHODS}, got {t['method']!r}")
-    m = out["membership"]
-    bad = [a for a in m["attacks"] if a not in ATTACKS]
-    if bad or not m["attacks"]:
-        raise ConfigError(f"attacks.membership.attacks must be a non-empty subset of {ATTACKS}, got {m['attacks']}")
-    if m["headline"] != "best" and m["headline"] not in m["attacks"]:
-        raise ConfigError(f"attacks.membership.headline must be 'best' or one of {m['attacks']}, "
-                          f"got {m['headline']!r}")
-    if not isinstance(m["n_vulnerable"], int) or m["n_vulnerable"] < 0:
-        raise ConfigError(f"attacks.membership.n_vulnerable must be an integer >= 0, got {m['n_vulnerable']!r}")
-    a = out["anonymeter"]
-    bad = [g for g in a["subgroups"] if g not in SUBGROUPS]
-    if bad:
-        raise ConfigError(f"attacks.anonymeter.subgroups must be among {SUBGROUPS}, got {bad}")
-    bad = [md for md in a["singling_out"]["modes"] if md not in anon.MODES]
-    if bad:
-        raise ConfigError(f"attacks.anonymeter.singling_out.modes must be among {anon.MODES}, got {bad}")
-    if a["linkability"]["columns"] not in anon.LINK_SOURCES:
-        raise ConfigError(f"attacks.anonymeter.linkability.columns must be one of {anon.LINK_SOURCES}, "
-                          f"got {a['linkability']['columns']!r}")
-    if not isinstance(a["linkability"]["n_neighbors"], int) or a["linkability"]["n_neighbors"] < 1:
-        raise ConfigError(f"attacks.anonymeter.linkability.n_neighbors must be an integer >= 1, "
-                          f"got {a['linkability']['n_neighbors']!r}")
-    if a["inference"]["aux"] not in ("quasi_identifiers", "all"):
-        raise ConfigError(f"attacks.anonymeter.inference.aux must be quasi_identifiers or all, "
-                          f"got {a['inference']['aux']!r}")
-    for path, v in (("membership.n_targets", m["n_targets"]), ("distance.max_rows", out["distance"]["max_rows"]),
-                    ("anonymeter.singling_out.n_attacks", a["singling_out"]["n_attacks"]),
-                    ("anonymeter.linkability.n_attacks", a["linkability"]["n_attacks"]),
-                    ("anonymeter.inference.n_attacks", a["inference"]["n_attacks"])):
-        if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 10):
-            raise ConfigError(f"attacks.{path} must be an integer >= 10 (or null), got {v!r}")
-    return out
 
 
-def register_section(name: str, defaults: Mapping[str, Any]) -> None:
-    """Let another family own a block of the ``attacks`` config.
-
-    :func:`settings` rejects unknown keys; a family that reads its own block
-    of the same config (``attacks/audit.py``: ``shadow`` and ``audit``)
-    registers it here with its defaults, so :func:`settings` accepts and merges
-    it. The owner validates the values; the attacks family ignores them.
-    """
-    DEFAULTS.setdefault(name, deepcopy(dict(defaults)))
 
 
-def plain_config(cfg: Any) -> dict[str, Any]:
-    """``cfg`` (an OmegaConf DictConfig or a mapping) as plain, resolved dicts."""
-    try:
-        from omegaconf import DictConfig, OmegaConf
-
-        if isinstance(cfg, DictConfig):
-            return OmegaConf.to_container(cfg, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    return dict(cfg)
 
 
-def merge_settings(base: dict[str, Any], over: Mapping[str, Any], path: str) -> None:
-    """Merge ``over`` into ``base`` in place, recursing into dicts.
-
-    Raises:
-        ConfigError: a key of ``over`` that ``base`` does not have, named by its
-            dotted ``path`` (e.g. ``attacks.membership.n_target``).
-    """
-    for k, v in over.items():
-        if k not in base:
-            raise ConfigError(f"{path}.{k} is not a known setting; known: {sorted(base)}")
-        if isinstance(base[k], dict) and isinstance(v, Mapping):
-            merge_settings(base[k], v, f"{path}.{k}")
-        else:
-            base[k] = v
 
 
 # --------------------------------------------------------------------- family
@@ -172,7 +69,7 @@ def attack_metrics(ctx: EvalContext, cfg: Mapping[str, Any] | None) -> list[dict
     Args:
         ctx: the run's context (train = members, holdout = non-members and
             anonymeter control, reference = attacker's population sample).
-        cfg: the ``attacks`` config (see :data:`DEFAULTS`).
+        cfg: the ``attacks`` config (see :data:`attacks.settings.DEFAULTS`).
     Returns:
         Metric rows (family ``privacy``). Run-level details (sizes, headline
         attack, outlier threshold, vulnerable records by row index, anonymeter
@@ -267,7 +164,8 @@ def _null(info: dict[str, Any], key: str, subgroup: str, level: float, se: float
 
 
 def _distance_rows(train, holdout, syn, sch, cfg, seed, info) -> list[dict]:
-    d = closest_record_share(train, holdout, syn, sch, max_rows=cfg["max_rows"], seed=seed)
+    d = closest_record_share(train=train, holdout=holdout, synthetic=syn, schema=sch, max_rows=cfg["max_rows"],
+                             seed=seed)
     info["distance"] = {k: d[k] for k in ("n_synthetic", "n_train", "n_holdout")}
     _null(info, "privacy.dcr_member_share", "all", 0.5, d["null_se"])
     _null(info, "privacy.exact_match_rate_train", "all", d["exact_match_rate_train_null"], d["exact_match_null_se"])
@@ -287,7 +185,8 @@ def _fpr_key(a: float) -> str:
 def _membership_rows(train, holdout, reference, syn, sch, cfg, outliers: OutlierModel, holdout_scores,
                      encoder, seed, info, results) -> list[dict]:
     dm = cfg["domias"]
-    r = membership_inference(train, holdout, reference, syn, sch, attacks=cfg["attacks"],
+    r = membership_inference(train=train, holdout=holdout, reference=reference, synthetic=syn, schema=sch,
+                             attacks=cfg["attacks"],
                              n_targets=cfg["n_targets"], outliers=outliers, encoder=encoder,
                              headline=cfg["headline"], fprs=cfg["fprs"], density=dm["density"],
                              bandwidth=dm["bandwidth"], n_components=dm["n_components"],
@@ -362,7 +261,7 @@ def _anonymeter_rows(train, holdout, reference, syn, sch, cfg, outliers: Outlier
         # on a subgroup it cannot tell identity from faker (fair outliers: 0.04 vs 0.06), so it runs on `all`
         sub_skip = skip if g == "all" else sorted(set(skip) | {"singling_out"})
         risks, errs = anon.anonymeter_risks(
-            ori, syn, ctl, sch, subgroup=g, modes=so["modes"], so_n_attacks=so["n_attacks"],
+            train=ori, holdout=ctl, synthetic=syn, schema=sch, subgroup=g, modes=so["modes"], so_n_attacks=so["n_attacks"],
             so_n_cols=so["n_cols"], so_max_attempts=so["max_attempts"], link_n_attacks=lk["n_attacks"],
             link_n_neighbors=lk["n_neighbors"], link_columns=(link_a, link_b), inf_n_attacks=inf["n_attacks"],
             inf_aux=inf["aux"], confidence_level=cfg["confidence_level"], seed=seed, skip=sub_skip)
@@ -400,5 +299,3 @@ def _anonymeter_rows(train, holdout, reference, syn, sch, cfg, outliers: Outlier
         raise RuntimeError(f"every anonymeter evaluation failed: {errors}")
     return rows
 
-
-register_family("attacks", attack_metrics)

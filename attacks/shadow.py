@@ -72,7 +72,6 @@ targets, :mod:`attacks.targets`).
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import math
 import time
@@ -82,10 +81,13 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
+from attacks.bounds import best_threshold, error_counts
 from attacks.distance import TableEncoder
 from attacks.targets import OutlierModel, fit_outliers
 from bench.data.schema import Schema
 from bench.errors import ConfigError, EmptyTableError
+from bench.generators.base import check_output
+from bench.run.cache import generator_identity, generator_key
 
 log = logging.getLogger(__name__)
 
@@ -124,25 +126,9 @@ class ThreatModel:
         gen = self.generator_factory()
         return {"population": "reference split", "population_rows": len(self.population),
                 "n_train": int(self.n_train), "n_synthetic": int(self.n_synthetic),
-                "generator": generator_params(gen),
+                "generator": generator_identity(gen),
                 "attacker_knows": ["target record", "population sample", "generator and settings",
                                    "training-set size", "synthetic table (black box, no model access)"]}
-
-
-def generator_params(gen: Any) -> dict[str, Any]:
-    """The generator's class and constructor arguments (scikit-learn style), minus seed and verbosity."""
-    cls = type(gen)
-    out: dict[str, Any] = {"class": f"{cls.__module__}.{cls.__qualname__}"}
-    try:
-        params = inspect.signature(cls.__init__).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        params = {}
-    for k in params:
-        if k in ("self", "random_state", "verbose") or not hasattr(gen, k):
-            continue
-        v = getattr(gen, k)
-        out[k] = v if isinstance(v, (int, float, str, bool, type(None), list, tuple, dict)) else repr(v)
-    return out
 
 
 # ----------------------------------------------------------------- targets
@@ -332,12 +318,9 @@ def _quiet_library_logs(names: tuple[str, ...] = ("opacus", "sdv", "rdt", "copul
             logging.getLogger(n).setLevel(lvl)
 
 
-def _fit_sample(threat: ThreatModel, data: pd.DataFrame, fit_seed: int, cache: Any, params: dict[str, Any]
+def _fit_sample(threat: ThreatModel, data: pd.DataFrame, fit_seed: int, cache: Any
                 ) -> tuple[pd.DataFrame, dict[str, Any] | None, dict[str, float]]:
     """Train a fresh generator on ``data`` and sample the released table (cached when possible)."""
-    from bench.cache import content_key
-    from bench.generators.base import check_output
-
     m = int(threat.n_synthetic)
     # The attacker reads the table's values only: no prediction target, so a shadow table whose
     # target column came out with a single class (e.g. DP noise on a small table) is still a game.
@@ -350,8 +333,8 @@ def _fit_sample(threat: ThreatModel, data: pd.DataFrame, fit_seed: int, cache: A
     cacheable = cache is not None and threat.dataset_fingerprint and getattr(gen, "cacheable", True)
     key = None
     if cacheable:
-        key = content_key("shadow", threat.dataset_fingerprint, params, int(fit_seed),
-                          sorted(int(i) for i in data.index), m)
+        key = generator_key("shadow", gen, int(fit_seed), threat.dataset_fingerprint,
+                            sorted(int(i) for i in data.index), m)
         hit = cache.load_synthetic(key)
         if hit is not None:
             return schema.coerce(hit[0]), hit[1].get("privacy"), {"fit_s": 0.0, "sample_s": 0.0, "hit": 1}
@@ -388,7 +371,7 @@ class _Games:
 
 
 def _play(threat: ThreatModel, targets: pd.DataFrame, games: Mapping[str, int], featurizer: ShadowFeaturizer,
-          rng: np.random.Generator, cache: Any, params: dict[str, Any]) -> _Games:
+          rng: np.random.Generator, cache: Any) -> _Games:
     """Play ``sum(games)`` games for the targets at once (each fit is a game for every target)."""
     T = len(targets)
     base_n = background_size(threat.n_train, T, "shared")  # per_target batches have T = 1
@@ -409,7 +392,7 @@ def _play(threat: ThreatModel, targets: pd.DataFrame, games: Mapping[str, int], 
     for g in range(len(parts)):
         pos = rng.choice(len(pop), size=base_n, replace=False)
         data = pd.concat([pop.iloc[np.sort(pos)], targets[labels[g] == 1]])
-        syn, priv, tm = _fit_sample(threat, data, int(fit_seeds[g]), cache, params)
+        syn, priv, tm = _fit_sample(threat, data, int(fit_seeds[g]), cache)
         t_fit += tm["fit_s"]
         t_sample += tm["sample_s"]
         hits += tm["hit"]
@@ -502,7 +485,7 @@ def shadow_attack(threat: ThreatModel, targets: pd.DataFrame, *, groups: pd.Seri
         features: feature sets (:data:`FEATURE_SETS`).
         classifier: ``"rf"`` or ``"logreg"``.
         n_bins: histogram bins.
-        cache: a :class:`bench.cache.Cache` for the shadow synthetic tables, or None.
+        cache: a :class:`bench.run.cache.Cache` for the shadow synthetic tables, or None.
         seed: seeds the population draws, the coins and every fit.
     Returns:
         :class:`ShadowResult`.
@@ -510,8 +493,6 @@ def shadow_attack(threat: ThreatModel, targets: pd.DataFrame, *, groups: pd.Seri
         ConfigError: bad design, games or sizes (named).
         EmptyTableError: no targets.
     """
-    from attacks.audit import best_threshold, error_counts
-
     if len(targets) == 0:
         raise EmptyTableError("the shadow-model attack needs at least one target")
     if design not in ("shared", "per_target"):
@@ -529,13 +510,12 @@ def shadow_attack(threat: ThreatModel, targets: pd.DataFrame, *, groups: pd.Seri
     groups = groups if groups is not None else pd.Series("all", index=targets.index)
     encoder = TableEncoder(threat.schema).fit(threat.population)
     featurizer = ShadowFeaturizer(threat.schema, encoder, features, n_bins)
-    params = generator_params(threat.generator_factory())
     root = np.random.default_rng([int(seed), 0x5AD0])
     batches = [targets] if design == "shared" else [targets.loc[[i]] for i in targets.index]
     played = []
     with _quiet_library_logs():
         for b in batches:
-            played.append((b, _play(threat, b, games, featurizer, root, cache, params)))
+            played.append((b, _play(threat, b, games, featurizer, root, cache)))
     t0 = time.perf_counter()
     rows, scores, labels, parts = [], {}, {}, {}
     for b, gm in played:
@@ -591,5 +571,4 @@ def _num(v: Any) -> float:
 
 
 __all__ = ["CLASSIFIERS", "FEATURE_SETS", "ShadowFeaturizer", "ShadowResult", "ThreatModel", "background_size",
-           "generator_params",
            "make_classifier", "select_targets", "shadow_attack"]

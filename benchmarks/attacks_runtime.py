@@ -33,10 +33,10 @@ def main() -> None:
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
 
-    from bench.cli import set_threads
+    from bench.run.record import set_threads
     from bench.data.loaders import load_dataset_file
-    from bench.evaluate import EvalContext
-    from bench.generators.base import check_output, make_generator
+    from bench.metrics.context import EvalContext
+    from bench.generators import check_output, make_generator
 
     import attacks.run as run
 

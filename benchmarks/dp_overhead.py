@@ -45,7 +45,7 @@ def _adult(max_rows: int | None):
 
 def per_epoch(name: str, schema, train, epochs: int, batch_size: int | None, **kw) -> float:
     """Median seconds per training epoch (first epoch dropped when there are more)."""
-    from bench.generators.base import make_generator
+    from bench.generators import make_generator
 
     if batch_size is not None:
         kw["batch_size"] = batch_size

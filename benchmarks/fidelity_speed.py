@@ -7,7 +7,7 @@ equal SDMetrics' (to 1e-9, with the QualityReport's default thresholds and
 with both thresholds at 0), then times both implementations in the same
 process, interleaved, and prints the ratios:
 
-* ``cold``: tailbench builds the real profile (:class:`bench.fidelity.RealProfile`)
+* ``cold``: tailbench builds the real profile (:class:`bench.metrics.shapes.RealProfile`)
   and scores the table (what a single run pays);
 * ``warm``: the profile is cached, as in a sweep scoring many synthetic tables
   against one training split.
@@ -51,13 +51,13 @@ def _load(generator: str, seed: int):
 
 
 def _sdmetrics(schema, real, syn, thresholds: bool = True):
-    from bench.fidelity import sdmetrics_quality_report
+    from sdmetrics_reference import sdmetrics_quality_report
 
     return sdmetrics_quality_report(real, syn, schema, thresholds)
 
 
 def _ours(schema, real, syn, profile=None):
-    from bench.fidelity import RealProfile, quality_scores
+    from bench.metrics.shapes import RealProfile, quality_scores
 
     prof = profile if profile is not None else RealProfile.from_frame(real, schema)
     return quality_scores(prof, syn)
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    from bench.fidelity import RealProfile
+    from bench.metrics.shapes import RealProfile
 
     schema, real, syn = _load(args.generator, args.seed)
     print(f"Adult training split {real.shape} vs {args.generator} synthetic {syn.shape}")

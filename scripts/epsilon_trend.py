@@ -56,9 +56,9 @@ def one_cell(name: str, eps: float, seed: int, max_rows: int | None, kw: dict) -
     import torch
 
     torch.set_num_threads(1)
-    from bench.fidelity import RealProfile, quality_scores
-    from bench.generators.base import check_output, make_generator
-    from bench.utility import tstr_trtr
+    from bench.metrics.shapes import RealProfile, quality_scores
+    from bench.generators import check_output, make_generator
+    from bench.metrics.utility import tstr_trtr
 
     ds = _adult(max_rows)
     sp = ds.splits()
@@ -68,7 +68,7 @@ def one_cell(name: str, eps: float, seed: int, max_rows: int | None, kw: dict) -
     syn = check_output(gen.sample(len(sp.train)), len(sp.train), ds.schema, name)
     quality = quality_scores(RealProfile.from_frame(sp.train, ds.schema), syn)["quality_score"]
     # a table that lost a target class scores the constant classifier (AUC 0.5), as in the sweep
-    tstr = tstr_trtr(syn, sp.train, sp.holdout, ds.schema, models=["hgb"], seed=seed)["hgb"]["tstr_auc"]
+    tstr = tstr_trtr(train=sp.train, holdout=sp.holdout, synthetic=syn, schema=ds.schema, models=["hgb"], seed=seed)["hgb"]["tstr_auc"]
     spent = gen.privacy_spent()
     return dict(model=name, epsilon=eps, seed=seed, quality=quality, tstr=tstr, fit_s=fit_s,
                 spent=spent.epsilon if spent else math.nan, n_train=len(sp.train))

@@ -21,14 +21,16 @@ import yaml
 from sklearn.neighbors import NearestNeighbors
 
 import attacks.run as attack_run
+from attacks.settings import settings as attack_settings
 from attacks import anonymeter as anon
 from attacks.distance import TableEncoder, closest_record_share, exact_matches, gower_knn, knn
 from attacks.membership import (DEFAULT_ATTACKS, attack_scores, auc_standard_error, membership_inference,
                                 tpr_at_fpr)
 from attacks.targets import fit_outliers
 from bench.errors import ConfigError
-from bench.evaluate import EvalContext, evaluate
-from bench.generators.base import check_output, make_generator
+from bench.metrics.context import EvalContext
+from bench.metrics.families import score as evaluate
+from bench.generators import check_output, make_generator
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 
@@ -54,7 +56,8 @@ def adult_parts(adult_small):
 @pytest.fixture(scope="module")
 def adult_mia(adult_small, adult_parts):
     s, enc, om, syn = adult_parts
-    return {name: membership_inference(s.train, s.holdout, s.reference, table, adult_small.schema,
+    return {name: membership_inference(train=s.train, holdout=s.holdout, reference=s.reference, synthetic=table,
+                                       schema=adult_small.schema,
                                        outliers=om, encoder=enc, seed=0)
             for name, table in syn.items()}
 
@@ -132,13 +135,14 @@ def test_exact_match_rates_count_every_training_row(fair):
     """identity releases only training rows: exact-match rate vs train 1.0, not diluted by a train sample."""
     s = fair.splits()
     ident = synth(fair, s, "identity")
-    em = exact_matches(ident, s.train, s.holdout, fair.schema)
+    em = exact_matches(train=s.train, holdout=s.holdout, synthetic=ident, schema=fair.schema)
     assert em["exact_match_rate_train"] == 1.0
     # fair has duplicate records, so copies also match the holdout, and chance alone matches some rows
     assert 0 < em["exact_match_rate_holdout"] < em["exact_match_rate_train_null"] < 1.0
-    assert exact_matches(s.holdout, s.holdout, s.train, fair.schema)["exact_match_rate_train"] == 1.0
+    assert exact_matches(train=s.holdout, holdout=s.train, synthetic=s.holdout, schema=fair.schema)[
+        "exact_match_rate_train"] == 1.0
     # a table of non-members (the reference split) matches training rows at its null rate
-    ref = exact_matches(s.reference, s.train, s.holdout, fair.schema)
+    ref = exact_matches(train=s.train, holdout=s.holdout, synthetic=s.reference, schema=fair.schema)
     assert abs(ref["exact_match_rate_train"] - ref["exact_match_rate_train_null"]) < 4 * ref["exact_match_null_se"]
 
 
@@ -146,15 +150,17 @@ def test_dcr_member_share_null_is_one_half_whatever_the_split_sizes(fair):
     """Non-members (the reference split) read 0.5 within 4 null SE although train is 3x the holdout; copies read ~1."""
     s = fair.splits()
     assert len(s.train) == pytest.approx(3 * len(s.holdout), rel=0.01)
-    null = closest_record_share(s.train, s.holdout, s.reference, fair.schema, max_rows=None)
+    null = closest_record_share(train=s.train, holdout=s.holdout, synthetic=s.reference, schema=fair.schema,
+                                max_rows=None)
     assert abs(null["share"] - 0.5) < 4 * null["null_se"], null
     assert null["ci_low"] < 0.5 < null["ci_high"]
-    copies = closest_record_share(s.train, s.holdout, synth(fair, s, "identity"), fair.schema, max_rows=None)
+    copies = closest_record_share(train=s.train, holdout=s.holdout, synthetic=synth(fair, s, "identity"),
+                                  schema=fair.schema, max_rows=None)
     assert copies["share"] > 0.9 and copies["ci_low"] > 0.5 + 4 * copies["null_se"]
     # the old definition (train subsampled to the holdout's size) put copies at 0.5 + 0.5 * |H| / |T| ~ 0.67:
     # a table of pure copies of a third of train and of nothing else reads ~1 here too
     third = s.train.sample(len(s.holdout), random_state=0)
-    part = closest_record_share(s.train, s.holdout, third, fair.schema, max_rows=None)
+    part = closest_record_share(train=s.train, holdout=s.holdout, synthetic=third, schema=fair.schema, max_rows=None)
     assert part["share"] > 0.9
 
 
@@ -168,7 +174,7 @@ def test_dcr_ties_are_split_by_record_count(fair):
     train = s.train[~s.train.eq(row.iloc[0]).all(axis=1)]
     holdout = s.holdout[~s.holdout.eq(row.iloc[0]).all(axis=1)]
     train, holdout = pd.concat([train, row]), pd.concat([holdout, dup])
-    r = closest_record_share(train, holdout, row, sch, max_rows=None)
+    r = closest_record_share(train=train, holdout=holdout, synthetic=row, schema=sch, max_rows=None)
     a, b = 0.5 / len(train), 0.5 / len(holdout)
     assert r["share"] == pytest.approx(a / (a + b), abs=1e-12)
 
@@ -178,10 +184,10 @@ def test_dcr_share_scaling_is_shared_so_one_extreme_record_changes_little(adult_
     s = adult_small.splits()
     sch = adult_small.schema
     fake = synth(adult_small, s, "faker")
-    base = closest_record_share(s.train, s.holdout, fake, sch)
+    base = closest_record_share(train=s.train, holdout=s.holdout, synthetic=fake, schema=sch)
     extreme = s.train.copy()
     extreme.iloc[0, extreme.columns.get_loc("capital-loss")] = 4356.0
-    moved = closest_record_share(extreme, s.holdout, fake, sch)
+    moved = closest_record_share(train=extreme, holdout=s.holdout, synthetic=fake, schema=sch)
     assert abs(moved["share"] - base["share"]) < base["null_se"]
     assert abs(base["share"] - 0.5) < 4 * base["null_se"]
 
@@ -297,7 +303,8 @@ def adult_anon(adult_small, adult_parts):
     s, _, _, syn = adult_parts
     out = {}
     for name in ("identity", "faker"):
-        risks, errors = anon.anonymeter_risks(s.train, syn[name], s.holdout, adult_small.schema,
+        risks, errors = anon.anonymeter_risks(train=s.train, holdout=s.holdout, synthetic=syn[name],
+                                              schema=adult_small.schema,
                                               so_n_attacks=300, link_n_attacks=300, inf_n_attacks=800)
         assert not errors
         out[name] = {r.name: r for r in risks}
@@ -359,14 +366,14 @@ def default_cfg() -> dict:
 
 
 def test_default_config_is_valid_and_bad_settings_raise(fair):
-    s = attack_run.settings(default_cfg())
+    s = attack_settings(default_cfg())
     assert s["membership"]["attacks"] == list(DEFAULT_ATTACKS)
     with pytest.raises(ConfigError, match="attacks.membership.nonsense"):
-        attack_run.settings({"membership": {"nonsense": 1}})
+        attack_settings({"membership": {"nonsense": 1}})
     with pytest.raises(ConfigError, match="shadow"):
-        attack_run.settings({"membership": {"attacks": ["dcr", "shadow"]}})
+        attack_settings({"membership": {"attacks": ["dcr", "shadow"]}})
     with pytest.raises(ConfigError, match="n_targets"):
-        attack_run.settings({"membership": {"n_targets": 3}})
+        attack_settings({"membership": {"n_targets": 3}})
     with pytest.raises(ConfigError, match="quantile"):
         fit_outliers(fair.frame, fair.schema, quantile=1.5)
     with pytest.raises(ConfigError, match="method"):

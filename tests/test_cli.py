@@ -12,7 +12,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from bench.cli import CONF_DIR, run_cell
+from bench.cli import CONF_DIR
+from bench.run.cell import run_cell
 from bench.results import aggregate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +32,7 @@ def test_every_config_in_every_group_composes(group):
 
 
 def test_every_generator_config_instantiates():
-    from bench.cli import build_generator
+    from bench.run.cell import build_generator
 
     for path in sorted((Path(CONF_DIR) / "generator").glob("*.yaml")):
         cfg = _cfg(f"generator={path.stem}")

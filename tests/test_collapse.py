@@ -1,4 +1,4 @@
-"""Model collapse (bench/collapse.py): toy check, training-set modes, DCR, and runs on Adult.
+"""Model collapse (bench/collapse/): toy check, training-set modes, DCR, and runs on Adult.
 
 The fast set uses the independent generator (a fit is a copy of the columns, a
 sample a draw per column), so ten generations x five seeds x four modes cost
@@ -14,12 +14,15 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from bench.cli import set_threads
-from bench.collapse import (COLLAPSE_COLUMNS, MODES, CollapseScorer, CollapseSettings, anchor_split, dcr, decompose,
-                            run_collapse, run_generations, toy_collapse, toy_expected, training_set)
+from bench.collapse.loop import run_generations
+from bench.collapse.modes import MODES, CollapseSettings, anchor_split, training_set
+from bench.collapse.scorer import CollapseScorer, dcr, decompose
+from bench.collapse.toy import toy_collapse, toy_expected
 from bench.data.loaders import load_adult
 from bench.errors import ConfigError
 from bench.generators.baselines import IndependentGenerator
+from bench.run.collapse import COLLAPSE_COLUMNS, run_collapse
+from bench.run.record import set_threads
 from tests.conftest import CONF, dataset_cfg
 
 set_threads(1)  # HistGradientBoosting's OpenMP threads crawl on 2 shared cores

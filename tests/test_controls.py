@@ -20,9 +20,10 @@ import pandas as pd
 import pytest
 
 from attacks.controls import CONTROL_GENERATORS, TOLERANCE_SE, calibration, null_levels
-from attacks.run import DEFAULTS
-from bench.evaluate import EvalContext, evaluate
-from bench.generators.base import make_generator
+from attacks.settings import DEFAULTS
+from bench.metrics.context import EvalContext
+from bench.metrics.families import score as evaluate
+from bench.generators import make_generator
 
 
 def _control_runs(dataset, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -16,7 +16,7 @@ import torch
 
 from bench.data.schema import Schema
 from bench.errors import ConfigError, SchemaError
-from bench.generators.base import available_generators, check_output, make_generator
+from bench.generators import available_generators, check_output, make_generator
 from bench.generators.dp import DPCTGANGenerator, DPTVAEGenerator, PublicTransformer
 from bench.generators.dp_base import dp_batches, make_dp_training, quiet_opacus
 
@@ -295,7 +295,7 @@ def test_bad_cond_epsilon_fraction_is_a_config_error(fraction, fair, fair_train)
 def test_registered_and_configs_build():
     from omegaconf import OmegaConf
 
-    from bench.cli import build_generator
+    from bench.run.cell import build_generator
 
     assert {"dp_tvae", "dp_ctgan"} <= set(available_generators())
     for name, cls in [("dp_tvae", DPTVAEGenerator), ("dp_ctgan", DPCTGANGenerator)]:
@@ -323,7 +323,7 @@ def test_comparison_table_shows_spent_and_partial(tmp_path, fair):
     """A small sweep through run_cell: eps spent in the table, '(partial)' for data bounds."""
     from hydra import compose, initialize_config_dir
 
-    from bench.cli import run_cell
+    from bench.run.cell import run_cell
     from bench.results import aggregate
 
     cells = [("dp_tvae", "1.0", "false"), ("dp_tvae", "1.0", "true"), ("dp_tvae", "inf", "false"),
@@ -366,8 +366,8 @@ def test_adult_fidelity_and_tstr_rise_with_epsilon(adult_dir):
     from tests.conftest import dataset_cfg
 
     from bench.data.loaders import load_adult
-    from bench.fidelity import RealProfile, quality_scores
-    from bench.utility import tstr_trtr
+    from bench.metrics.shapes import RealProfile, quality_scores
+    from bench.metrics.utility import tstr_trtr
 
     ds = load_adult(**dataset_cfg("adult", data_dir=adult_dir, max_rows=8000))
     sp = ds.splits()
@@ -381,7 +381,7 @@ def test_adult_fidelity_and_tstr_rise_with_epsilon(adult_dir):
             gen = DPTVAEGenerator(epsilon=eps, verbose=False, random_state=seed).fit(sp.train, ds.schema)
             syn = check_output(gen.sample(len(sp.train)), len(sp.train), ds.schema, "dp_tvae")
             q[i, j] = quality_scores(prof, syn)["quality_score"]
-            u[i, j] = tstr_trtr(syn, sp.train, sp.holdout, ds.schema, models=["hgb"], seed=seed)["hgb"]["tstr_auc"]
+            u[i, j] = tstr_trtr(train=sp.train, holdout=sp.holdout, synthetic=syn, schema=ds.schema, models=["hgb"], seed=seed)["hgb"]["tstr_auc"]
     for name, m in (("quality", q), ("TSTR", u)):
         means = m.mean(axis=0)
         assert list(means) == sorted(means), (name, dict(zip(grid, means.round(3))))

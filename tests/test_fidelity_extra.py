@@ -19,23 +19,15 @@ import pytest
 from scipy.stats.contingency import association
 
 from bench.errors import ConfigError
-from bench.evaluate import EvalContext, evaluate
-from bench.fidelity import (
-    RealProfile,
-    association_distance,
-    association_matrix,
-    auc_from_scores,
-    constraint_mask,
-    detection_auc,
-    logistic_detection,
-    quality_scores,
-    quote_columns,
-    validity,
-)
-from bench.fidelity_extra import run_record
 from bench.generators import make_generator
 from bench.generators.base import check_output
-from bench.tails import prdc, prdc_features, tail_mass_ratio
+from bench.metrics.association import association_distance, association_matrix
+from bench.metrics.context import EvalContext
+from bench.metrics.detection import auc_from_scores, detection_auc, logistic_detection
+from bench.metrics.families import score as evaluate
+from bench.metrics.shapes import RealProfile, quality_scores
+from bench.metrics.tails import prdc, prdc_features, tail_mass_ratio
+from bench.metrics.validity import constraint_mask, quote_columns, validity
 
 ADULT_FD = "education -> education-num"
 
@@ -154,7 +146,7 @@ def test_generator_trained_without_a_rare_category_loses_it_by_name(adult_small,
     ctx = EvalContext(dataset=adult_small, splits=splits, synthetic=table, seed=0)
     rows, errors, _ = evaluate(ctx, {"tails": {"prdc": {"enabled": False}, "n_bootstrap": 20}})
     assert errors == {}
-    lost = run_record(ctx)["lost_rare_categories"]
+    lost = ctx.run_record()["lost_rare_categories"]
     assert {"column": "native-country", "category": victim, "real_count": int(counts[victim])} in lost
     frame = pd.DataFrame(rows)
     assert value(frame, "tails.rare_category_retention", "count_6-20") < 1.0
@@ -323,7 +315,7 @@ def test_segment_lost_entirely_scores_zero(adult_small, splits):
     assert errors == {}
     frame = pd.DataFrame(rows)
     assert value(frame, "fidelity.segment_frequency_ratio", "foreign_high_income") == 0.0
-    seg = run_record(ctx)["segments"]["foreign_high_income"]
+    seg = ctx.run_record()["segments"]["foreign_high_income"]
     assert seg["synthetic_rows"] == 0 and seg["real_rows"] > 0
     # TRTR on the segment's holdout rows is still measured
     assert 0 < value(frame, "utility.trtr_accuracy", "foreign_high_income") <= 1
@@ -359,7 +351,7 @@ def test_dataset_without_segments_runs_every_family(fair):
 
 
 def test_cramers_v_equals_scipy_on_adult_pairs(adult_small):
-    from bench.fidelity import _cramers_v_table
+    from bench.metrics.shapes import _cramers_v_table
 
     tr = adult_small.splits().train
     cats = adult_small.schema.categorical

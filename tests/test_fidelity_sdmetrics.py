@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.fidelity import (RealProfile, column_pair_trends, column_shapes, quality_scores,
-                            sdmetrics_quality_report)
+from benchmarks.sdmetrics_reference import sdmetrics_quality_report
+from bench.metrics.shapes import RealProfile, column_pair_trends, column_shapes, quality_scores
 from bench.generators import make_generator
 
 TOL = 1e-9

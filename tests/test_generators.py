@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from bench.cli import build_generator
+from bench.run.cell import build_generator
 from bench.errors import UnknownGeneratorError
 from bench.generators import available_generators, check_output, make_generator
 
@@ -65,7 +65,7 @@ def test_unknown_generator_is_a_named_error():
 
 
 def _fit_sample(name: str, train: pd.DataFrame, schema) -> pd.DataFrame:
-    from bench.cli import set_threads
+    from bench.run.record import set_threads
 
     set_threads(1)
     return _build(name, seed=3).fit(train, schema).sample(250)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.fidelity import RealProfile, quality_scores
+from bench.metrics.shapes import RealProfile, quality_scores
 from bench.generators import make_generator
-from bench.utility import fit_score, tstr_trtr
+from bench.metrics.utility import fit_score, tstr_trtr
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_faker_column_shapes_below_every_other_generator(adult, adult_splits, sy
 
 
 def test_tstr_orders_generators(adult, adult_splits, synthetic):
-    res = {k: tstr_trtr(v, adult_splits.train, adult_splits.holdout, adult.schema, models=["hgb"])["hgb"]
+    res = {k: tstr_trtr(train=adult_splits.train, holdout=adult_splits.holdout, synthetic=v, schema=adult.schema, models=["hgb"])["hgb"]
            for k, v in synthetic.items() if k in ("identity", "independent")}
     assert res["identity"]["tstr_trtr_ratio"] > 0.99
     assert res["independent"]["tstr_auc"] < 0.7 < res["identity"]["tstr_auc"]
@@ -59,11 +59,11 @@ def test_tstr_orders_generators(adult, adult_splits, synthetic):
 
 def test_a_synthetic_table_with_one_target_class_scores_the_constant_classifier(adult_small):
     """TSTR on a one-class synthetic table is AUC 0.5 and the single-class F1/accuracy, not an error."""
-    from bench.utility import constant_score
+    from bench.metrics.utility import constant_score
 
     sp = adult_small.splits()
     one = sp.train[sp.train["income"] == "<=50K"]
-    res = tstr_trtr(one, sp.train, sp.holdout, adult_small.schema, models=["hgb", "logreg"], seed=0)
+    res = tstr_trtr(train=sp.train, holdout=sp.holdout, synthetic=one, schema=adult_small.schema, models=["hgb", "logreg"], seed=0)
     share = float((sp.holdout["income"] == "<=50K").mean())
     for m in ("hgb", "logreg"):
         assert res[m]["tstr_auc"] == 0.5

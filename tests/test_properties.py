@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.data import Schema, make_splits
-from bench.fidelity import ks_complement, quality_scores, tv_complement
+from bench.metrics.shapes import ks_complement, quality_scores, tv_complement
 
 CATS = st.sampled_from(["a", "b", "c", "dé", "ß", "z z"])
 

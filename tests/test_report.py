@@ -22,7 +22,8 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-from bench.cli import CONF_DIR, run_cell
+from bench.cli import CONF_DIR
+from bench.run.cell import run_cell
 from bench.data.loaders import load_fair
 from bench.report import plots
 from bench.report.cli import main as report_main

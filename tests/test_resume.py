@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from hydra import compose, initialize_config_dir
 
-from bench.cli import CONF_DIR, run_cell
+from bench.cli import CONF_DIR
+from bench.run.cell import run_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 

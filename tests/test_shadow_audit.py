@@ -17,14 +17,16 @@ import pytest
 from scipy.optimize import brentq
 from scipy.stats import binom
 
-from attacks import audit as A
+from attacks import bounds as A
+from attacks.audit import audit_metrics
+from attacks.settings import audit_settings
 from attacks.distance import TableEncoder
 from attacks.shadow import (ShadowFeaturizer, ThreatModel, background_size,
                             select_targets, shadow_attack)
-from bench.cache import Cache
+from bench.run.cache import Cache
 from bench.errors import ConfigError, SchemaError
-from bench.evaluate import EvalContext
-from bench.generators.base import make_generator
+from bench.metrics.context import EvalContext
+from bench.generators import make_generator
 from bench.generators.laplace import DPMarginalsGenerator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,7 +221,7 @@ def test_featurizer_sees_a_copied_target(fair):
 
 def test_identity_is_caught_and_dp_marginals_is_not(fair):
     ident = _ctx(fair, lambda: make_generator("identity", random_state=0))
-    rows = A.audit_metrics(ident, {"shadow": SMALL})
+    rows = audit_metrics(ident, {"shadow": SMALL})
     m = {(r["metric"], r["subgroup"]): r["value"] for r in rows}
     assert m[("privacy.shadow_mia_advantage", "outliers")] >= 0.9
     assert m[("privacy.shadow_mia_auc", "all")] >= 0.95
@@ -229,7 +231,7 @@ def test_identity_is_caught_and_dp_marginals_is_not(fair):
     assert ("privacy.audit_flagged", "all") not in m  # no claim, nothing to flag
     assert m[("privacy.epsilon_lower_bound", "all")] > 2.0  # near the resolution limit ln(50/3.7) = 2.6
     honest = _ctx(fair, lambda: make_generator("dp_marginals", epsilon=1.0, random_state=0))
-    rows = A.audit_metrics(honest, {"shadow": SMALL})
+    rows = audit_metrics(honest, {"shadow": SMALL})
     m = {(r["metric"], r["subgroup"]): r["value"] for r in rows}
     assert m[("privacy.shadow_mia_auc", "all")] < 0.62
     assert m[("privacy.shadow_mia_advantage", "all")] < 0.25
@@ -239,7 +241,7 @@ def test_identity_is_caught_and_dp_marginals_is_not(fair):
 def test_planted_dishonest_generator_is_flagged_honest_one_is_not(fair):
     """Both claim epsilon = 1 at the same settings; the one copying half its rows from training is flagged."""
     leaky = _ctx(fair, lambda: LeakyMarginals(epsilon=1.0, leak=0.5, random_state=0))
-    rows = A.audit_metrics(leaky, {"shadow": SMALL})
+    rows = audit_metrics(leaky, {"shadow": SMALL})
     m = {r["metric"]: r["value"] for r in rows if r["subgroup"] == "all"}
     rec = leaky.cache["run_record"]
     assert rec["audit"]["claim"]["epsilon"] == 1.0
@@ -247,7 +249,7 @@ def test_planted_dishonest_generator_is_flagged_honest_one_is_not(fair):
     assert m["privacy.audit_flagged"] == 1.0 and rec["audit_flagged"] is True
     assert rec["audit"]["audit"]["test_counts"]["n_in"] == 50
     honest = _ctx(fair, lambda: make_generator("dp_marginals", epsilon=1.0, random_state=0))
-    rows = A.audit_metrics(honest, {"shadow": SMALL})
+    rows = audit_metrics(honest, {"shadow": SMALL})
     m = {r["metric"]: r["value"] for r in rows if r["subgroup"] == "all"}
     assert m["privacy.epsilon_lower_bound"] <= 1.0
     assert m["privacy.audit_flagged"] == 0.0 and honest.cache["run_record"]["audit_flagged"] is False
@@ -258,7 +260,7 @@ def test_audit_says_not_testable_above_its_resolution(fair, claim, state):
     """30 test games per world resolve eps_lb <= 2.03: a claim of 4 cannot be refuted, a claim of 1 is."""
     ctx = _ctx(fair, lambda: ClaimingIdentity(epsilon=claim, random_state=0))
     games = {"train": 30, "val": 20, "test": 60}
-    rows = A.audit_metrics(ctx, {"shadow": {**SMALL, "games": games}})
+    rows = audit_metrics(ctx, {"shadow": {**SMALL, "games": games}})
     m = {r["metric"]: r["value"] for r in rows if r["subgroup"] == "all"}
     info = ctx.cache["run_record"]["audit"]["audit"]
     assert info["state"] == state
@@ -274,7 +276,7 @@ def test_audit_says_not_testable_above_its_resolution(fair, claim, state):
 
 def test_run_record_names_records_by_row_index_only(fair):
     ctx = _ctx(fair, lambda: make_generator("identity", random_state=0))
-    A.audit_metrics(ctx, {"shadow": {**SMALL, "games": {"train": 8, "val": 4, "test": 4}}})
+    audit_metrics(ctx, {"shadow": {**SMALL, "games": {"train": 8, "val": 4, "test": 4}}})
     info = ctx.cache["run_record"]["audit"]
     train = fair.splits().train
     rows = [t["row"] for t in info["targets"]]
@@ -340,17 +342,17 @@ def test_a_table_with_one_target_class_is_still_a_game(fair):
 
 def test_settings_are_checked_and_named(fair):
     with pytest.raises(ConfigError, match="attacks.shadow.nope"):
-        A.audit_settings({"shadow": {"nope": 1}})
+        audit_settings({"shadow": {"nope": 1}})
     with pytest.raises(ConfigError, match="attacks.shadow.games.test"):
-        A.audit_settings({"shadow": {"games": {"train": 10, "val": 4, "test": 1}}})
+        audit_settings({"shadow": {"games": {"train": 10, "val": 4, "test": 1}}})
     with pytest.raises(ConfigError, match="attacks.audit.statistics"):
-        A.audit_settings({"audit": {"statistics": ["magic"]}})
+        audit_settings({"audit": {"statistics": ["magic"]}})
     ctx = _ctx(fair, lambda: make_generator("dp_marginals", random_state=0))
     with pytest.raises(ConfigError, match=f"reference split has {len(ctx.splits.reference)}"):
-        A.audit_metrics(ctx, {"shadow": {**SMALL, "n_train": 5000}})
-    assert A.audit_metrics(ctx, {}) == []  # off unless attacks.shadow.enabled
+        audit_metrics(ctx, {"shadow": {**SMALL, "n_train": 5000}})
+    assert audit_metrics(ctx, {}) == []  # off unless attacks.shadow.enabled
     # the attacks family accepts the full config (shadow/audit blocks) without error
-    from attacks.run import settings
+    from attacks.settings import settings
 
     import yaml
 
@@ -390,7 +392,8 @@ def test_noise_calibration_is_computed_once_per_argument_set(monkeypatch):
 def test_flag_reaches_run_json_and_comparison_table(fair, tmp_path):
     from hydra import compose, initialize_config_dir
 
-    from bench.cli import CONF_DIR, run_cell
+    from bench.cli import CONF_DIR
+from bench.run.cell import run_cell
     from bench.results import aggregate
 
     quick = ["attacks=full", "attacks.distance.enabled=false", "attacks.membership.enabled=false",
@@ -434,7 +437,7 @@ def test_identity_outlier_advantage_near_one_on_adult(adult_small):
     ctx = _ctx(adult_small, lambda: make_generator("identity", random_state=0))
     cfg = {"enabled": True, "n_train": 500, "n_outliers": 3, "n_random": 3,
            "games": {"train": 30, "val": 20, "test": 40}}
-    rows = A.audit_metrics(ctx, {"shadow": cfg})
+    rows = audit_metrics(ctx, {"shadow": cfg})
     m = {(r["metric"], r["subgroup"]): r["value"] for r in rows}
     assert m[("privacy.shadow_mia_advantage", "outliers")] >= 0.95
 
@@ -444,7 +447,7 @@ def test_dp_tvae_is_not_flagged(fair):
     """DP-SGD at epsilon = 1 (a few epochs): the audit stays below the claim."""
     ctx = _ctx(fair, lambda: make_generator("dp_tvae", epsilon=1.0, epochs=3, batch_size=100, verbose=False,
                                             accountant="rdp", random_state=0))
-    rows = A.audit_metrics(ctx, {"shadow": {**SMALL, "games": {"train": 20, "val": 20, "test": 40}}})
+    rows = audit_metrics(ctx, {"shadow": {**SMALL, "games": {"train": 20, "val": 20, "test": 40}}})
     m = {r["metric"]: r["value"] for r in rows if r["subgroup"] == "all"}
     claim = ctx.cache["run_record"]["audit"]["claim"]
     assert claim["epsilon"] <= 1.0 and claim["delta"] > 0

@@ -1,14 +1,7 @@
-"""Generators: protocol, registry and the built-in families."""
+"""Generators: protocol, base class and the registry of built-in families."""
 
-from bench.generators.base import (
-    BaseGenerator,
-    Generator,
-    PrivacySpent,
-    available_generators,
-    check_output,
-    make_generator,
-    register,
-)
+from bench.generators.base import BaseGenerator, Generator, PrivacySpent, check_output
+from bench.generators.registry import available_generators, generator_class, make_generator
 
 __all__ = ["BaseGenerator", "Generator", "PrivacySpent", "available_generators", "check_output",
-           "make_generator", "register"]
+           "generator_class", "make_generator"]

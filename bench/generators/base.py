@@ -1,27 +1,26 @@
-"""Generator protocol, privacy accounting record and registry.
+"""Generator protocol, privacy accounting record and the base class.
 
 Every generator follows scikit-learn conventions: ``__init__`` only stores its
 keyword arguments, ``fit(train, schema)`` returns ``self``, fitted state ends in
-``_``, and ``random_state`` is resolved in ``fit``. Generators are built from
-Hydra configs (``_target_``) or by name through :func:`make_generator`, which
-also finds generators that outside packages register under the entry-point
-group ``tailbench.generators``.
+``_``, ``random_state`` is resolved in ``fit``, and :meth:`BaseGenerator.get_params`
+returns the constructor's arguments. Generators are built from Hydra configs
+(``_target_``) or by name through :func:`bench.generators.registry.make_generator`,
+which also finds generators that outside packages register under the
+entry-point group ``tailbench.generators``.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import entry_points
+import inspect
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
 from bench.data.schema import Schema
-from bench.errors import GeneratorOutputError, UnknownGeneratorError
-
-ENTRY_POINT_GROUP = "tailbench.generators"
+from bench.errors import GeneratorOutputError
 
 
 @dataclass
@@ -140,6 +139,17 @@ class BaseGenerator:
     def privacy_spent(self) -> PrivacySpent | None:
         return None
 
+    def get_params(self, deep: bool = False) -> dict[str, Any]:
+        """The constructor's arguments as stored on the instance (scikit-learn's ``get_params``).
+
+        Args:
+            deep: accepted for scikit-learn compatibility; generators hold no
+                nested estimators, so it changes nothing.
+        Returns:
+            ``{argument: value}`` for every named ``__init__`` argument.
+        """
+        return {k: getattr(self, k) for k in _init_arguments(type(self))}
+
     def _fit(self, train: pd.DataFrame) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -190,53 +200,8 @@ def check_output(synthetic: pd.DataFrame, n: int, schema: Schema, generator: str
         raise GeneratorOutputError(f"generator {generator!r} output breaks the schema: {exc}") from exc
 
 
-# ------------------------------------------------------------------ registry
-_REGISTRY: dict[str, type] = {}
-
-
-def register(name: str):
-    """Class decorator: make a generator constructible by ``name``."""
-
-    def deco(cls):
-        _REGISTRY[name] = cls
-        cls.name = name
-        return cls
-
-    return deco
-
-
-def available_generators() -> list[str]:
-    """Names of built-in and entry-point generators."""
-    _load_builtins()
-    names = set(_REGISTRY)
-    names.update(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
-    return sorted(names)
-
-
-def generator_class(name: str) -> type:
-    """The class registered under ``name`` (built-in or entry point).
-
-    Raises:
-        UnknownGeneratorError: naming the unknown generator and the available ones.
-    """
-    _load_builtins()
-    if name in _REGISTRY:
-        return _REGISTRY[name]
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            return ep.load()
-    raise UnknownGeneratorError(
-        f"unknown generator {name!r}; available: {', '.join(available_generators())}"
-    )
-
-
-def make_generator(name: str, **kwargs: Any) -> Generator:
-    """Build a generator by registered name (see :func:`generator_class`)."""
-    return generator_class(name)(**kwargs)
-
-
-def _load_builtins() -> None:
-    import bench.generators.baselines  # noqa: F401
-    import bench.generators.dp  # noqa: F401
-    import bench.generators.laplace  # noqa: F401
-    import bench.generators.sdv  # noqa: F401
+def _init_arguments(cls: type) -> list[str]:
+    """Names of ``cls.__init__``'s explicit arguments (``self`` and ``*args``/``**kwargs`` excluded)."""
+    sig = inspect.signature(cls.__init__)
+    return [p.name for p in sig.parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]

@@ -20,16 +20,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.generators.base import BaseGenerator, register
+from bench.generators.base import BaseGenerator
 
 
-@register("identity")
 class IdentityGenerator(BaseGenerator):
     """Returns real training rows (without replacement while ``n <= len(train)``).
 
     Not a privacy-preserving generator: it is the upper bound for fidelity and
     the lower bound for privacy that every attack must detect.
     """
+
+    name = "identity"
 
     cacheable = False  # its output is real rows: never written to the synthetic cache
 
@@ -42,7 +43,6 @@ class IdentityGenerator(BaseGenerator):
         return self.train_.iloc[idx]
 
 
-@register("noisy_identity")
 class NoisyIdentityGenerator(BaseGenerator):
     """Training rows, each released once, with a share of their cells swapped: the in-between control.
 
@@ -65,6 +65,8 @@ class NoisyIdentityGenerator(BaseGenerator):
     Source: data swapping, Dalenius & Reiss, "Data-swapping: a technique for
     disclosure control" (J. Statistical Planning and Inference, 1982).
     """
+
+    name = "noisy_identity"
 
     cacheable = False  # most of its cells are real values: never written to the synthetic cache
 
@@ -93,13 +95,14 @@ class NoisyIdentityGenerator(BaseGenerator):
         return out
 
 
-@register("independent")
 class IndependentGenerator(BaseGenerator):
     """Samples each column independently from its empirical marginal (with replacement).
 
     Keeps every column shape (including missing-value rates) while breaking all
     dependence between columns.
     """
+
+    name = "independent"
 
     def _fit(self, train: pd.DataFrame) -> None:
         self.values_ = {c: train[c].to_numpy() for c in train.columns}
@@ -109,7 +112,6 @@ class IndependentGenerator(BaseGenerator):
                              for c, v in self.values_.items()})
 
 
-@register("faker")
 class FakerGenerator(BaseGenerator):
     """Format-realistic values per column kind from Faker; the negative control.
 
@@ -123,6 +125,8 @@ class FakerGenerator(BaseGenerator):
         locale: Faker locale.
         random_state: seed for Faker.
     """
+
+    name = "faker"
 
     def __init__(self, locale: str = "en_US", random_state: int | None = None) -> None:
         super().__init__(random_state=random_state)

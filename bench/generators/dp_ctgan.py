@@ -18,12 +18,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from bench.errors import ConfigError
-from bench.generators.base import register
 from bench.generators.dp_base import DPGeneratorBase, dp_batches, make_dp_training, quiet_opacus, shuffled_batches
 from bench.generators.laplace import laplace_frequencies
 
 
-@register("dp_ctgan")
 class DPCTGANGenerator(DPGeneratorBase):
     """CTGAN-style GAN with a DP-SGD discriminator (pac=1, no gradient penalty).
 
@@ -83,6 +81,8 @@ class DPCTGANGenerator(DPGeneratorBase):
         example (one combined discriminator backward per step); Dwork et al. 2006
         (Laplace mechanism).
     """
+
+    name = "dp_ctgan"
 
     def __init__(self, epsilon: float = 1.0, delta: float | None = None, epochs: int = 150,
                  batch_size: int = 500, max_grad_norm: float = 1.0, accountant: str = "prv",

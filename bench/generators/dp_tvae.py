@@ -14,7 +14,6 @@ import pandas as pd
 import torch
 from torch import nn
 
-from bench.generators.base import register
 from bench.generators.dp_base import DPGeneratorBase, dp_batches, make_dp_training, quiet_opacus, shuffled_batches
 
 
@@ -95,7 +94,6 @@ class _VAE(nn.Module):
         return recon, mu, logvar
 
 
-@register("dp_tvae")
 class DPTVAEGenerator(DPGeneratorBase):
     """TVAE-style VAE trained with DP-SGD through Opacus.
 
@@ -134,6 +132,8 @@ class DPTVAEGenerator(DPGeneratorBase):
     Source: Xu et al. 2019, "Modeling Tabular Data using Conditional GAN" (TVAE);
         Abadi et al. 2016 (DP-SGD); Opacus 1.6.
     """
+
+    name = "dp_tvae"
 
     def __init__(self, epsilon: float = 1.0, delta: float | None = None, epochs: int = 100,
                  batch_size: int = 1000, max_grad_norm: float = 1.0, accountant: str = "prv",

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import ConfigError, SchemaError
-from bench.generators.base import BaseGenerator, PrivacySpent, register
+from bench.generators.base import BaseGenerator, PrivacySpent
 
 
 def laplace_frequencies(counts: np.ndarray, scale: float, rng: np.random.Generator) -> np.ndarray:
@@ -125,7 +125,6 @@ class _Slots:
         return pd.Series(vals, dtype=object).where(pd.notna(vals), np.nan)
 
 
-@register("dp_marginals")
 class DPMarginalsGenerator(BaseGenerator):
     """Independent column histograms with Laplace noise: epsilon-DP over the whole pipeline.
 
@@ -145,6 +144,8 @@ class DPMarginalsGenerator(BaseGenerator):
     Sensitivity in Private Data Analysis"); sequential and parallel
     composition, McSherry 2009 (PINQ).
     """
+
+    name = "dp_marginals"
 
     delta = 0.0
     cacheable = True

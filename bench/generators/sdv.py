@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 from joblib import parallel_config
 
-from bench.generators.base import BaseGenerator, register
+from bench.generators.base import BaseGenerator
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,6 @@ class _SDVGenerator(BaseGenerator):
         return out
 
 
-@register("gaussian_copula")
 class GaussianCopulaGenerator(_SDVGenerator):
     """SDV ``GaussianCopulaSynthesizer``.
 
@@ -68,6 +67,8 @@ class GaussianCopulaGenerator(_SDVGenerator):
         random_state: seed for sampling.
     Source: sdv.single_table.GaussianCopulaSynthesizer (Patki et al. 2016).
     """
+
+    name = "gaussian_copula"
 
     def __init__(self, default_distribution: str = "beta", random_state: int | None = None) -> None:
         super().__init__(random_state=random_state)
@@ -79,7 +80,6 @@ class GaussianCopulaGenerator(_SDVGenerator):
         return GaussianCopulaSynthesizer(metadata, default_distribution=self.default_distribution)
 
 
-@register("ctgan")
 class CTGANGenerator(_SDVGenerator):
     """SDV ``CTGANSynthesizer`` (conditional GAN with mode-specific normalisation).
 
@@ -91,6 +91,8 @@ class CTGANGenerator(_SDVGenerator):
     Source: Xu et al. 2019, "Modeling Tabular Data using Conditional GAN";
         sdv.single_table.CTGANSynthesizer.
     """
+
+    name = "ctgan"
 
     def __init__(self, epochs: int = 300, batch_size: int = 500, pac: int = 10,
                  verbose: bool = True, random_state: int | None = None) -> None:
@@ -107,7 +109,6 @@ class CTGANGenerator(_SDVGenerator):
                                 pac=int(self.pac), verbose=self.verbose, enable_gpu=False)
 
 
-@register("tvae")
 class TVAEGenerator(_SDVGenerator):
     """SDV ``TVAESynthesizer`` (variational autoencoder for tables).
 
@@ -117,6 +118,8 @@ class TVAEGenerator(_SDVGenerator):
         verbose: show a progress bar with the loss.
     Source: Xu et al. 2019; sdv.single_table.TVAESynthesizer.
     """
+
+    name = "tvae"
 
     def __init__(self, epochs: int = 300, batch_size: int = 500, verbose: bool = True,
                  random_state: int | None = None) -> None:

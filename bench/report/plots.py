@@ -46,7 +46,7 @@ EPSILON_PANELS = [
     ("privacy (MIA advantage)", ["privacy.mia_advantage", "privacy.shadow_mia_advantage"]),
     ("privacy (audit)", ["privacy.epsilon_lower_bound"]),
 ]
-#: Tail-retention count bins, as metric subgroups, in display order (bench.tails.COUNT_BINS).
+#: Tail-retention count bins, as metric subgroups, in display order (bench.metrics.tails.COUNT_BINS).
 TAIL_BINS = ["count_1", "count_2-5", "count_6-20", "count_>20"]
 COST_METRICS = [("cost.fit_s", "fit time (s)"), ("cost.peak_mem_mb", "peak memory (MB)")]
 

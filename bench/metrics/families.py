@@ -1,17 +1,25 @@
-"""Fidelity beyond the average: detection, association structure, validity, tails, segments.
+"""The metric families: the explicit table every scored table goes through.
 
-Importing this module registers metric families with :mod:`bench.evaluate`;
-each reads its settings from ``cfg.evaluation.<family>`` (see
-``conf/evaluation/default.yaml``) and returns long-format metric rows. Details
-that are names rather than numbers (the worst column pairs, the rare
-categories lost) go into the run record through ``ctx.cache["run_record"]``,
-which the CLI merges into ``run.json``. Nothing here writes a real record:
-only aggregate values, column names and public category names.
+A *family* turns one :class:`~bench.metrics.context.EvalContext` and its
+settings block into long-format metric rows (:func:`bench.results.metric`);
+the pure metric functions live beside this module (shapes, association,
+detection, validity, tails, utility). :data:`FAMILIES` is the literal table of
+every family tailbench runs, in order, with the settings section each reads;
+outside packages add families through the entry-point group
+``tailbench.metrics`` (a callable ``fn(ctx, cfg) -> rows``; its settings
+section is its name). :func:`score` runs the families that have settings,
+each isolated from the others: a family that fails is recorded and the others
+still run, so nothing already computed is lost.
 
 Families and their metric keys (direction in brackets):
 
-* ``fidelity`` (replaces the spine's family, same rows): adds a bootstrap
-  interval to every SDMetrics-equal score.
+* ``fidelity``: SDMetrics-equal ``fidelity.column_shapes``,
+  ``fidelity.pair_trends`` (thresholded, the QualityReport default),
+  ``fidelity.pair_trends_all``, ``fidelity.quality_score``,
+  ``fidelity.ks_complement``, ``fidelity.tv_complement``,
+  ``fidelity.correlation_similarity``, ``fidelity.contingency_similarity``
+  [maximize], with bootstrap intervals; run record ``worst_columns``.
+* ``utility``: TSTR/TRTR per model (``utility.tstr_auc``, ...) [maximize].
 * ``detection``: ``fidelity.detection_auc`` [minimize; 0.5 = indistinguishable],
   ``fidelity.logistic_detection`` [maximize; SDMetrics LogisticDetection].
 * ``association``: ``fidelity.association_distance`` [minimize],
@@ -28,37 +36,35 @@ Families and their metric keys (direction in brackets):
   ``fidelity.column_shapes`` [maximize], ``utility.tstr_auc``,
   ``utility.trtr_auc``, ``utility.tstr_accuracy``, ``utility.trtr_accuracy``
   [maximize]; run record ``segments``.
+* ``attacks`` (:mod:`attacks.run`) and ``audit`` (:mod:`attacks.audit`): the
+  privacy family, both configured by the ``attacks`` section.
 
 Intervals (``ci_low``/``ci_high``) are 95% normal bootstrap intervals
-(:func:`bench.fidelity.normal_interval`) over resampled synthetic rows with the
-real side fixed, or Wilson intervals for shares of rows (validity).
+(:func:`bench.metrics.intervals.normal_interval`) over resampled synthetic
+rows with the real side fixed, or Wilson intervals for shares of rows
+(validity). Nothing here writes a real record: only aggregate values, column
+names and public category names.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
-from typing import Any
+import time
+from importlib.metadata import entry_points
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from bench import evaluate as _evaluate
-from bench.evaluate import EvalContext, register_family
-from bench.fidelity import (
-    _association_distance,
-    _PairSide,
-    association_distance,
-    column_shapes,
-    detection_auc,
-    logistic_detection,
-    balanced_sample,
-    normal_interval,
-    validity,
-    wilson_interval,
-)
-from bench.results import metric
-from bench.tails import (
+from bench.errors import ConfigError
+from bench.metrics.association import _association_distance, association_distance
+from bench.metrics.context import EvalContext
+from bench.metrics.detection import balanced_sample, detection_auc, logistic_detection
+from bench.metrics.intervals import normal_interval, wilson_interval
+from bench.metrics.shapes import _PairSide, column_shapes, quality_scores
+from bench.metrics.tails import (
     COUNT_BINS,
     prdc,
     rare_categories,
@@ -67,13 +73,14 @@ from bench.tails import (
     tail_mass_from_thresholds,
     tail_thresholds,
 )
+from bench.metrics.utility import _encode_for, _model, _prepare, feature_columns, tstr_trtr
+from bench.metrics.validity import quote_columns, validity
+from bench.results import metric
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "fidelity_family", "detection_family", "association_family", "validity_family",
-    "tails_family", "segments_family", "run_record", "bin_subgroup",
-]
+ENTRY_POINT_GROUP = "tailbench.metrics"
+Family = Callable[[EvalContext, Any], list]
 
 
 # ----------------------------------------------------------------- helpers
@@ -85,11 +92,6 @@ def _get(cfg: Any, key: str, default: Any) -> Any:
     else:
         v = getattr(cfg, key, default)
     return default if v is None else v
-
-
-def run_record(ctx: EvalContext) -> dict[str, Any]:
-    """The run-level details dict that the CLI merges into ``run.json``."""
-    return ctx.cache.setdefault("run_record", {})
 
 
 def bin_subgroup(label: str) -> str:
@@ -106,17 +108,38 @@ def _rng(ctx: EvalContext, salt: int) -> np.random.Generator:
 
 
 # ----------------------------------------------------------------- fidelity (+ intervals)
-_SPINE_FIDELITY = _evaluate.fidelity_metrics  # the spine's rows; this family adds intervals
+def _fidelity_rows(ctx: EvalContext) -> list[dict]:
+    """SDMetrics-equal column shapes, pair trends and quality score of ``ctx.synthetic`` (no intervals)."""
+    q = quality_scores(ctx.real_profile, ctx.synthetic)
+    rows = [
+        metric("fidelity", "fidelity.column_shapes", q["column_shapes"], "maximize"),
+        metric("fidelity", "fidelity.pair_trends", q["pair_trends"], "maximize"),
+        metric("fidelity", "fidelity.pair_trends_all", q["pair_trends_all"], "maximize"),
+        metric("fidelity", "fidelity.quality_score", q["quality_score"], "maximize"),
+    ]
+    shapes = q["shapes"]
+    for kind_metric, key in (("KSComplement", "fidelity.ks_complement"),
+                             ("TVComplement", "fidelity.tv_complement")):
+        sel = shapes[shapes["metric"] == kind_metric]
+        if len(sel):
+            rows.append(metric("fidelity", key, sel["score"].mean(), "maximize"))
+    pairs = q["pairs"]
+    for kind_metric, key in (("CorrelationSimilarity", "fidelity.correlation_similarity"),
+                             ("ContingencySimilarity", "fidelity.contingency_similarity")):
+        sel = pairs[pairs["metric"] == kind_metric]
+        if len(sel):
+            rows.append(metric("fidelity", key, sel["score"].mean(), "maximize"))
+    return rows
 
 
 def fidelity_family(ctx: EvalContext, cfg: Any) -> list[dict]:
-    """The SDMetrics-equal scores of :func:`bench.evaluate.fidelity_metrics` with intervals.
+    """SDMetrics-equal column shapes, pair trends and quality score, with bootstrap intervals.
 
     Settings: ``n_bootstrap`` (default 20; 0 = no interval) synthetic
     resamples, each scored against the cached real profile; ``worst_columns``
     (default 5) lowest-scoring columns named in the run record.
     """
-    rows = _SPINE_FIDELITY(ctx, cfg)
+    rows = _fidelity_rows(ctx)
     n_boot = int(_get(cfg, "n_bootstrap", 20))
     syn = ctx.synthetic
     if n_boot >= 2 and len(syn) > 1:
@@ -124,7 +147,7 @@ def fidelity_family(ctx: EvalContext, cfg: Any) -> list[dict]:
         reps: dict[tuple[str, str], list[float]] = {}
         for _ in range(n_boot):
             sub = dataclasses.replace(ctx, synthetic=syn.iloc[_resample_idx(rng, len(syn))])
-            for r in _SPINE_FIDELITY(sub, cfg):
+            for r in _fidelity_rows(sub):
                 reps.setdefault((r["metric"], r["subgroup"]), []).append(r["value"])
         for r in rows:
             lo, hi = normal_interval(r["value"], reps.get((r["metric"], r["subgroup"]), []), lower=0.0,
@@ -133,10 +156,34 @@ def fidelity_family(ctx: EvalContext, cfg: Any) -> list[dict]:
     k = int(_get(cfg, "worst_columns", 5))
     if k > 0:
         shapes = column_shapes(ctx.real_profile, syn).sort_values("score", kind="stable").head(k)
-        run_record(ctx)["worst_columns"] = [
+        ctx.run_record()["worst_columns"] = [
             {"column": c, "metric": m, "score": float(s)} for c, m, s in
             zip(shapes["column"], shapes["metric"], shapes["score"])]
     return rows
+
+
+# ----------------------------------------------------------------- utility
+def utility_family(ctx: EvalContext, cfg: Any) -> list[dict]:
+    """TSTR/TRTR with each configured model on the real holdout.
+
+    A synthetic table whose target kept one class scores TSTR AUC 0.5 (the
+    constant classifier it trains) and ``utility.synthetic_target_classes`` 1.
+    """
+    if ctx.schema.target is None:
+        return []
+    models = list(getattr(cfg, "models", None) or ["hgb", "logreg"])
+    res = tstr_trtr(train=ctx.splits.train, holdout=ctx.splits.holdout, synthetic=ctx.synthetic,
+                    schema=ctx.schema, models=models, seed=ctx.seed)
+    # how many target classes the synthetic table kept: 1 means TSTR is the constant
+    # classifier's AUC 0.5 (bench.metrics.utility.constant_score), not a fitted model's
+    n_classes = ctx.synthetic[ctx.schema.target].dropna().nunique()
+    rows = [metric("utility", "utility.synthetic_target_classes", n_classes, "maximize")]
+    for m, vals in res.items():
+        prefix = "utility." if m == "hgb" else f"utility.{m}."
+        for k, v in vals.items():
+            rows.append(metric("utility", prefix + k, v, "maximize"))
+    return rows
+
 
 
 # ----------------------------------------------------------------- detection
@@ -153,7 +200,7 @@ def detection_family(ctx: EvalContext, cfg: Any) -> list[dict]:
                         n_bootstrap=int(_get(cfg, "n_bootstrap", 200)))
     rows = [metric("fidelity", "fidelity.detection_auc", res["auc"], "minimize",
                    ci_low=res["ci_low"], ci_high=res["ci_high"])]
-    run_record(ctx)["detection"] = {"fold_auc": res["fold_auc"], "n_per_class": res["n_per_class"],
+    ctx.run_record()["detection"] = {"fold_auc": res["fold_auc"], "n_per_class": res["n_per_class"],
                                     "model": "HistGradientBoostingClassifier",
                                     "folds": int(_get(cfg, "folds", 5))}
     if bool(_get(cfg, "logistic", True)):
@@ -185,7 +232,7 @@ def association_family(ctx: EvalContext, cfg: Any) -> list[dict]:
                 reps[key].append(b[key])
         ci = {k: normal_interval(res[k], v, lower=0.0) for k, v in reps.items()}
     top = res["pairs"].head(int(_get(cfg, "top_k", 10)))
-    run_record(ctx)["worst_pairs"] = [
+    ctx.run_record()["worst_pairs"] = [
         {"column_1": a, "column_2": b, "measure": m, "real": float(rv),
          "synthetic": (None if pd.isna(sv) else float(sv)), "abs_diff": float(d)}
         for a, b, m, rv, sv, d in top[["column_1", "column_2", "measure", "real", "synthetic",
@@ -223,7 +270,7 @@ def validity_family(ctx: EvalContext, cfg: Any) -> list[dict]:
         lo, hi = wilson_interval(k, n)
         rows.append(metric("fidelity", f"fidelity.validity_{comp}", res[comp], "maximize",
                            ci_low=lo, ci_high=hi))
-    run_record(ctx)["validity"] = {
+    ctx.run_record()["validity"] = {
         "n_rows": n, "n_valid": res["n_valid"], "by_column": res["by_column"],
         "by_constraint": res["by_constraint"],
         "real_train_validity": real_res["validity"],
@@ -258,7 +305,7 @@ def tails_family(ctx: EvalContext, cfg: Any) -> list[dict]:
     n_boot = int(_get(cfg, "n_bootstrap", 200))
     rng = _rng(ctx, 3)
     rows: list[dict] = []
-    rec = run_record(ctx)
+    rec = ctx.run_record()
 
     # rare-category retention
     threshold = float(_get(cfg, "rare_threshold", 0.01))
@@ -340,9 +387,6 @@ def tails_family(ctx: EvalContext, cfg: Any) -> list[dict]:
 
 # ----------------------------------------------------------------- segments
 def _segment_mask(df: pd.DataFrame, name: str, query: str, schema) -> np.ndarray:
-    from bench.errors import ConfigError
-    from bench.fidelity import quote_columns
-
     try:
         res = df.eval(quote_columns(query, list(schema.columns)), engine="python")
     except Exception as exc:  # noqa: BLE001 - reported as a config error naming the segment
@@ -353,9 +397,7 @@ def _segment_mask(df: pd.DataFrame, name: str, query: str, schema) -> np.ndarray
 
 def _fit_predict(train: pd.DataFrame, test: pd.DataFrame, schema,
                  seed: int) -> tuple[np.ndarray, np.ndarray, list]:
-    """HistGradientBoosting (as bench.utility) fit on ``train``; (labels, probas, classes) on ``test``."""
-    from bench.utility import _encode_for, _model, _prepare, feature_columns
-
+    """HistGradientBoosting (as bench.metrics.utility) fit on ``train``; (labels, probas, classes) on ``test``."""
     y_col = schema.target
     tr = train[train[y_col].notna()]
     feats = feature_columns(schema)
@@ -437,14 +479,87 @@ def segments_family(ctx: EvalContext, cfg: Any) -> list[dict]:
                         rows.append(metric("utility", f"utility.{kind}_auc",
                                            float(roc_auc_score(y == pos, score)), "maximize", subgroup=name))
         rec[name] = info
-    run_record(ctx)["segments"] = rec
+    ctx.run_record()["segments"] = rec
     return rows
 
 
-# ----------------------------------------------------------------- registration
-register_family("fidelity", fidelity_family)
-register_family("detection", detection_family)
-register_family("association", association_family)
-register_family("validity", validity_family)
-register_family("tails", tails_family)
-register_family("segments", segments_family)
+# ----------------------------------------------------------------- the table
+# name -> (the family: a callable or "module:function", the settings section it reads).
+# Order = run order; the attack families are named by path so that this module
+# imports none of attacks/ (which imports bench.metrics), keeping the graph acyclic.
+FAMILIES: dict[str, tuple[Family | str, str]] = {
+    "fidelity": (fidelity_family, "fidelity"),
+    "utility": (utility_family, "utility"),
+    "detection": (detection_family, "detection"),
+    "association": (association_family, "association"),
+    "validity": (validity_family, "validity"),
+    "tails": (tails_family, "tails"),
+    "segments": (segments_family, "segments"),
+    "attacks": ("attacks.run:attack_metrics", "attacks"),
+    "audit": ("attacks.audit:audit_metrics", "attacks"),
+}
+
+
+def families() -> dict[str, tuple[Family | str, str]]:
+    """:data:`FAMILIES` plus the families outside packages register under :data:`ENTRY_POINT_GROUP`."""
+    out = dict(FAMILIES)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        out.setdefault(ep.name, (f"{ep.value}", ep.name))
+    return out
+
+
+def resolve(name: str, ref: Family | str) -> Family:
+    """The callable of a family entry.
+
+    Raises:
+        ConfigError: the module or function cannot be imported, naming the family.
+    """
+    if callable(ref):
+        return ref
+    mod, _, attr = ref.partition(":")
+    try:
+        return getattr(importlib.import_module(mod), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"metric family {name!r} ({ref}) cannot be imported: {type(exc).__name__}: {exc}") \
+            from None
+
+
+def score(ctx: EvalContext, settings: dict[str, Any]) -> tuple[list[dict], dict[str, str], dict[str, float]]:
+    """Run every family whose settings section is present and enabled.
+
+    Args:
+        ctx: the run's context.
+        settings: section name -> its config (``enabled: false`` skips the
+            families reading it). Every key must be the section of a known family.
+    Returns:
+        ``(rows, errors, timings)``: metric rows, ``{family: error}`` for
+        families that failed, and ``{family: seconds}``.
+    Raises:
+        ConfigError: a settings section no family reads (a typo such as
+            ``evaluation.detecton``), or a family that cannot be imported.
+    """
+    table = families()
+    sections = {sec for _, sec in table.values()}
+    unknown = sorted(set(settings) - sections)
+    if unknown:
+        raise ConfigError(f"unknown metric family setting(s) {unknown}; families: {sorted(table)} "
+                          f"(settings sections: {sorted(sections)})")
+    rows, errors, timings = [], {}, {}
+    for name, (ref, sec) in table.items():
+        cfg = settings.get(sec)
+        if cfg is None or not _get(cfg, "enabled", True):
+            continue
+        fn = resolve(name, ref)
+        t0 = time.perf_counter()
+        try:
+            rows.extend(fn(ctx, cfg))
+        except Exception as exc:  # noqa: BLE001 - one family failing must not lose the others
+            log.warning("metric family %s failed: %s: %s", name, type(exc).__name__, exc)
+            errors[name] = f"{type(exc).__name__}: {exc}"
+        timings[name] = time.perf_counter() - t0
+    return rows, errors, timings
+
+
+__all__ = ["ENTRY_POINT_GROUP", "FAMILIES", "association_family", "bin_subgroup", "detection_family",
+           "families", "fidelity_family", "resolve", "score", "segments_family", "tails_family",
+           "utility_family", "validity_family"]

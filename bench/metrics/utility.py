@@ -158,13 +158,14 @@ def constant_score(train: pd.DataFrame, test: pd.DataFrame, schema: Schema) -> d
             "accuracy": float(accuracy_score(yte, pred))}
 
 
-def tstr_trtr(synthetic: pd.DataFrame, train: pd.DataFrame, holdout: pd.DataFrame, schema: Schema,
+def tstr_trtr(*, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
               models: tuple[str, ...] | list[str] = MODELS, seed: int = 0,
               trtr_cache: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
     """TSTR and TRTR scores for each model, and the TSTR/TRTR AUC ratio.
 
     Args:
-        synthetic, train, holdout: tables with the schema's columns.
+        train, holdout, synthetic: tables with the schema's columns (keyword-only,
+            in tailbench's one data order: train, holdout, reference, synthetic).
         trtr_cache: optional dict reused across calls (TRTR depends only on the
             real splits, the model and the seed).
     Returns:

@@ -1,0 +1,186 @@
+"""One benchmark cell: fit a generator on the train split, sample, score, write the record.
+
+:func:`run_cell` is the ``task=cell`` job of a sweep; :func:`build_generator`
+turns a generator config into an unfitted generator; :func:`metric_settings`
+picks the settings blocks the metric families read out of a run config. A
+failed run is recorded, never raised: the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import get_class
+from omegaconf import DictConfig, OmegaConf
+
+from bench import __version__
+from bench.data.loaders import load_dataset
+from bench.errors import ConfigError, UnknownGeneratorError
+from bench.generators import available_generators, check_output, generator_class
+from bench.metrics.context import EvalContext
+from bench.metrics.families import score
+from bench.results import metric, read_run, write_run
+from bench.run.cache import Cache, generator_key
+from bench.run.record import (as_epsilon, config_hash, deadline, git_commit, hydra_choice, hydra_overrides,
+                              package_versions, peak_mb, quiet_library_loggers, recording_failures, set_threads)
+
+log = logging.getLogger("tailbench")
+
+
+def metric_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The metric families' settings from a run config: every ``evaluation`` block plus ``attacks``.
+
+    Returns:
+        ``{section: plain dict}`` for :func:`bench.metrics.families.score`.
+    """
+    settings = dict(OmegaConf.to_container(cfg.evaluation, resolve=True))
+    if "attacks" in cfg and cfg.attacks is not None:
+        settings["attacks"] = OmegaConf.to_container(cfg.attacks, resolve=True)
+    return settings
+
+
+def build_generator(gen_cfg: DictConfig | dict, seed: int) -> Any:
+    """Instantiate a generator config.
+
+    ``name: <registered>`` builds by name (entry points included); ``_target_``
+    builds the class. Keys the class does not accept (e.g. ``epochs`` for
+    ``identity``) are dropped, with a log line when they were set.
+
+    Raises:
+        UnknownGeneratorError: unknown name or an unimportable ``_target_``.
+    """
+    d = OmegaConf.to_container(gen_cfg, resolve=True) if isinstance(gen_cfg, DictConfig) else dict(gen_cfg)
+    d = dict(d)
+    d.setdefault("random_state", seed)
+    target = d.pop("_target_", None)
+    name = d.pop("name", None)
+    if target is None:
+        if name is None:
+            raise ConfigError("generator config needs a `_target_` or a `name`")
+        cls = generator_class(name)
+    else:
+        try:
+            cls = get_class(target)
+        except Exception as exc:  # noqa: BLE001
+            raise UnknownGeneratorError(
+                f"generator class {target!r} cannot be imported ({exc}); built-in generators: "
+                f"{', '.join(available_generators())}") from None
+    params = inspect.signature(cls.__init__).parameters
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    kwargs = {}
+    for k, v in d.items():
+        if accepts_any or k in params:
+            kwargs[k] = v
+        elif v is not None:
+            log.info("generator %s does not take %s=%r; ignored", getattr(cls, "name", cls.__name__), k, v)
+    return cls(**kwargs)
+
+
+def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
+    """Run one cell and write its record; never raises for a failed run.
+
+    Returns:
+        The run record (also written to ``outdir/run.json``).
+    """
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    set_threads(cfg.get("threads"))
+    seed = int(cfg.seed)
+    gen_cfg = cfg.generator
+    requested_eps = gen_cfg.get("epsilon") if "epsilon" in gen_cfg else None
+    record: dict[str, Any] = {
+        "run_id": uuid.uuid4().hex[:12],
+        "config_hash": config_hash(cfg),
+        "overrides": hydra_overrides(),
+        "tailbench_version": __version__,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "dataset": str(cfg.dataset.get("name", "?")),
+        "generator": str(gen_cfg.get("name") or hydra_choice("generator") or "?"),
+        "epsilon": as_epsilon(requested_eps),
+        "seed": seed,
+        "status": "running",
+        "error": None,
+        "timings": {},
+    }
+    try:  # the generator's identity (class, parameters, code): a code edit reruns a finished cell
+        record["generator_key"] = generator_key("cell", build_generator(gen_cfg, seed), seed)
+    except Exception:  # noqa: BLE001 - the same error is recorded by the run below
+        record["generator_key"] = None
+    previous = read_run(outdir / "run.json")
+    if (cfg.run.get("resume", True) and previous and previous.get("status") == "ok"
+            and previous.get("config_hash") == record["config_hash"]
+            and previous.get("generator_key") == record["generator_key"]
+            and (outdir / "metrics.parquet").exists()):
+        log.info("skipping %s: finished with the same config (run %s)", outdir, previous.get("run_id"))
+        return previous
+    quiet_library_loggers()
+    cache = Cache(cfg.cache.dir, refresh=bool(cfg.cache.get("refresh", False)),
+                  enabled=bool(cfg.cache.get("enabled", True)))
+    rows: list[dict] = []
+    t_start = time.perf_counter()
+    with recording_failures(record, "run"):
+        with deadline(cfg.run.get("timeout_s")):
+            dataset = load_dataset(OmegaConf.to_container(cfg.dataset, resolve=True))
+            record["dataset"] = dataset.name
+            record["dataset_fingerprint"] = dataset.fingerprint
+            splits = cache.splits(dataset)
+            record["split_sizes"] = splits.sizes()
+            gen = build_generator(gen_cfg, seed)
+            record["generator"] = getattr(gen, "name", record["generator"])
+            record["epsilon"] = as_epsilon(getattr(gen, "epsilon", None))
+            n = int(cfg.run.get("n_synthetic") or len(splits.train))
+            key = generator_key("synthetic", gen, seed, dataset.fingerprint, n)
+            hit = cache.load_synthetic(key) if getattr(gen, "cacheable", True) else None
+            if hit is not None:
+                synthetic = dataset.schema.coerce(hit[0], check_target=False)
+                meta = hit[1]
+                record["cache"] = {"synthetic": "hit", "key": key}
+                record["timings"].update({k: meta[k] for k in ("fit_s", "sample_s") if k in meta})
+                record["timings"]["cached"] = True
+                spent = meta.get("privacy")
+                fitted = None
+            else:
+                t0 = time.perf_counter()
+                gen.fit(splits.train, dataset.schema)
+                record["timings"]["fit_s"] = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                synthetic = check_output(gen.sample(n), n, dataset.schema, record["generator"])
+                record["timings"]["sample_s"] = time.perf_counter() - t0
+                ps = gen.privacy_spent() if hasattr(gen, "privacy_spent") else None
+                spent = ps.to_dict() if ps is not None else None
+                fitted = gen
+                if getattr(gen, "cacheable", True):
+                    cache.store_synthetic(key, synthetic, {**{k: record["timings"][k] for k in ("fit_s", "sample_s")},
+                                                           "privacy": spent, "generator": record["generator"]})
+                    record["cache"] = {"synthetic": "stored", "key": key}
+            if spent is not None:
+                record.update(epsilon_spent=spent["epsilon"], delta=spent["delta"],
+                              accountant=spent["accountant"], dp_scope=spent["scope"],
+                              dp_full_scope=spent["full_scope"], dp_notes=spent.get("notes", []))
+            ctx = EvalContext(dataset=dataset, splits=splits, synthetic=synthetic, seed=seed, generator=fitted,
+                              generator_factory=lambda: build_generator(gen_cfg, seed))
+            t0 = time.perf_counter()
+            rows, family_errors, family_s = score(ctx, metric_settings(cfg))
+            record["timings"]["eval_s"] = time.perf_counter() - t0
+            record["timings"]["family_s"] = family_s
+            if family_errors:
+                record["metric_errors"] = family_errors
+            # Families may add run-level details (no real records), e.g. worst pairs by name.
+            record.update(ctx.cache.get("run_record", {}))
+            record["status"] = "ok"
+    record["timings"]["total_s"] = time.perf_counter() - t_start
+    record["peak_mem_mb"] = peak_mb()
+    for k in ("fit_s", "sample_s", "eval_s"):
+        if k in record["timings"]:
+            rows.append(metric("cost", f"cost.{k}", record["timings"][k], "minimize"))
+    rows.append(metric("cost", "cost.peak_mem_mb", record["peak_mem_mb"], "minimize"))
+    write_run(outdir, record, rows)
+    log.info("run %s: %s (%s x %s, seed %s) in %.1fs", record["run_id"], record["status"],
+             record["dataset"], record["generator"], seed, record["timings"]["total_s"])
+    return record
