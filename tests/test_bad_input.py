@@ -39,21 +39,24 @@ def _run(tmp_path, df: pd.DataFrame | None, columns: dict | None = None, *extra:
     return run_cell(cfg, tmp_path / "run")
 
 
-@pytest.mark.parametrize("case,make,error", [
-    ("empty table", lambda: None, "EmptyTableError"),
-    ("header only", lambda: "x,y,color,label\n", "EmptyTableError"),
-    ("missing target", lambda: _table().drop(columns="label"), "'label'"),
-    ("all-NaN column", lambda: _table().assign(y=np.nan), "column 'y' is entirely missing"),
-    ("ID-like column", lambda: _table().assign(color=[f"user{i}" for i in range(400)]),
+@pytest.mark.parametrize("case,make,error_type,error", [
+    ("empty table", lambda: None, "EmptyTableError", "is empty"),
+    ("header only", lambda: "x,y,color,label\n", "EmptyTableError", "has no rows"),
+    ("missing target", lambda: _table().drop(columns="label"), "SchemaError",
+     "column(s) ['label'] declared in the schema are not in the table"),
+    ("all-NaN column", lambda: _table().assign(y=np.nan), "SchemaError", "column 'y' is entirely missing"),
+    ("ID-like column", lambda: _table().assign(color=[f"user{i}" for i in range(400)]), "SchemaError",
      "column 'color' is declared categorical but every one"),
-    ("fewer than 50 rows", lambda: _table(30), "needs at least 50"),
-    ("text in a numerical column", lambda: _table().assign(x="abc"), "column 'x' is declared numerical"),
+    ("fewer than 50 rows", lambda: _table(30), "EmptyTableError", "needs at least 50"),
+    ("text in a numerical column", lambda: _table().assign(x="abc"), "SchemaError",
+     "column 'x' is declared numerical"),
 ])
-def test_bad_tables_fail_with_a_named_error(tmp_path, case, make, error):
+def test_bad_tables_fail_with_a_named_error(tmp_path, case, make, error_type, error):
     data = make()
     raw = "" if data is None else (data if isinstance(data, str) else None)
     rec = _run(tmp_path, None if isinstance(data, str) or data is None else data, raw=raw)
     assert rec["status"] == "failed", case
+    assert rec["error"].startswith(f"{error_type}: "), (case, rec["error"])  # the named error, not a KeyError
     assert error in rec["error"], (case, rec["error"])
     assert (tmp_path / "run" / "run.json").exists()  # the failure is a row, not a crash
 
@@ -90,9 +93,11 @@ def test_category_present_only_in_holdout_is_scored(tmp_path):
 ])
 def test_malformed_schema_is_named(tmp_path, override, error):
     rec = _run(tmp_path, _table(), None, override)
-    assert rec["status"] == "failed" and error in rec["error"], rec["error"]
+    assert rec["status"] == "failed" and rec["error"].startswith("SchemaError: ") and error in rec["error"], \
+        rec["error"]
 
 
 def test_bad_kind_is_named(tmp_path):
     rec = _run(tmp_path, _table(), {**SCHEMA, "x": "float"})
-    assert rec["status"] == "failed" and "column 'x' has kind 'float'" in rec["error"]
+    assert rec["status"] == "failed" and rec["error"].startswith("SchemaError: ")
+    assert "column 'x' has kind 'float'" in rec["error"]

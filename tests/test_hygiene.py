@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+import pandas as pd
 
 from bench.cli import CONF_DIR
 from bench.hygiene import find_real_rows
@@ -15,13 +16,51 @@ from bench.hygiene import find_real_rows
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_scanner_finds_a_planted_record(tmp_path, fair):
+def _plant(tmp_path: Path, train: pd.DataFrame) -> dict[str, int]:
+    """One real row in every artifact format the scanner reads; returns {file: row id}."""
+    import json
+
+    import yaml
+
+    rows = {name: train.index[i] for i, name in enumerate(
+        ["leak.csv", "leak.md", "leak_indented.json", "leak_list.json", "leak.html", "leak.parquet", "leak.yaml",
+         "leak.svg"], start=5)}
+
+    def values(name: str) -> list:
+        return train.loc[rows[name]].tolist()
+
+    (tmp_path / "leak.csv").write_text(train.loc[[rows["leak.csv"]]].to_csv(index=False))
+    (tmp_path / "leak.md").write_text("| " + " | ".join(map(str, values("leak.md"))) + " |\n")
+    rec = {c: (v.item() if hasattr(v, "item") else v) for c, v in train.loc[rows["leak_indented.json"]].items()}
+    (tmp_path / "leak_indented.json").write_text(json.dumps({"run": {"record": rec}}, indent=2))
+    (tmp_path / "leak_list.json").write_text(json.dumps(
+        {"rows": [[(v.item() if hasattr(v, "item") else v) for v in values("leak_list.json")]]}, indent=4))
+    cells = "\n".join(f"  <td>{v}</td>" for v in values("leak.html"))
+    (tmp_path / "leak.html").write_text(f"<table>\n<tr>\n{cells}\n</tr>\n</table>\n")
+    train.loc[[rows["leak.parquet"]]].reset_index(drop=True).to_parquet(tmp_path / "leak.parquet")
+    yrec = {c: (v.item() if hasattr(v, "item") else v) for c, v in train.loc[rows["leak.yaml"]].items()}
+    (tmp_path / "leak.yaml").write_text(yaml.safe_dump({"example": yrec}))
+    texts = "\n".join(f'<text x="0" y="{i}">{v}</text>' for i, v in enumerate(values("leak.svg")))
+    (tmp_path / "leak.svg").write_text(f'<svg xmlns="http://www.w3.org/2000/svg">\n{texts}\n</svg>\n')
+    return rows
+
+
+def test_scanner_finds_a_planted_record_in_every_artifact_format(tmp_path, fair):
+    """A row written across lines (indented JSON, one <td> per line, YAML, SVG text) is still found."""
     train = fair.splits().train.head(300)
-    (tmp_path / "leak.csv").write_text(train.iloc[[7]].to_csv(index=False))
-    (tmp_path / "leak.md").write_text("| " + " | ".join(map(str, train.iloc[42].tolist())) + " |\n")
+    planted = _plant(tmp_path, train)
     hits = find_real_rows(tmp_path, train)
-    assert {(Path(f).name, row) for f, _, row in hits} >= {("leak.csv", train.index[7]),
-                                                           ("leak.md", train.index[42])}
+    found = {(Path(f).name, row) for f, _, row in hits}
+    assert found >= set(planted.items()), sorted(set(planted.items()) - found)
+
+
+def test_scanner_finds_nothing_in_aggregates(tmp_path, fair):
+    """Means, counts and column names over the same rows are not a record."""
+    train = fair.splits().train.head(300)
+    desc = train.describe(include="all").T
+    desc.to_csv(tmp_path / "summary.csv")
+    (tmp_path / "summary.json").write_text(desc.to_json(indent=2))
+    assert find_real_rows(tmp_path, train) == []
 
 
 def test_sweep_artifacts_hold_no_real_record(tmp_path):

@@ -239,13 +239,17 @@ def test_real_sweep_report_structure(real_sweep):
     n_svg = sum(1 for t, _ in page.tags if t == "svg")
     assert n_svg >= 1 and html.count("How to read this:") == n_svg
     assert re.search(r'<h2 id="cost">', html) and "peak memory (MB)" in html
-    # privacy sections render when the attacks ran; absent sections are listed, not drawn
-    if (summ["metric"] == "privacy.mia_auc").any():
-        assert '<h2 id="frontier">' in html and "points on the front" in html
-        sec = html[html.index('<h2 id="frontier">'):]
-        assert sec.index("<svg") < sec.index("How to read this:")
-    else:
-        assert '<h2 id="frontier">' not in html and "no privacy metric in this sweep" in html
+    # the sweep ran the default attacks: their metrics exist for every generator, with intervals,
+    # and the privacy sections render (a sweep whose attacks silently vanished fails here)
+    for key, label in [("privacy.mia_auc", "MIA AUC ↓"), ("privacy.dcr_member_share", "DCR member share ↓"),
+                       ("privacy.linkability_risk", "linkability ↓"), ("privacy.inference_risk", "inference ↓")]:
+        got = summ[(summ["metric"] == key) & (summ["subgroup"] == "all")]
+        assert set(got["generator"]) == set(GENERATORS) and got["mean"].notna().all(), key
+        assert label in header and all("[" in r[by_label[label]][0] for r in body), label  # value [interval]
+    assert '<h2 id="frontier">' in html and "points on the front" in html
+    sec = html[html.index('<h2 id="frontier">'):]
+    assert sec.index("<svg") < sec.index("How to read this:")
+    assert '<h2 id="privacy">' in html and "Anonymeter risks" in html
     assert '<h2 id="epsilon">' not in html and "no generator ran with a finite ε" in html
     # provenance: fingerprint, seeds, versions, sweep parameters
     rj = pd.read_json(real_sweep / "0" / "run.json", typ="series")

@@ -96,3 +96,49 @@ def test_submitit_local_launcher_runs_a_sweep(tmp_path):
     recs = [json.loads(p.read_text()) for p in sweep.glob("*/run.json")]
     assert len(recs) == 2 and all(r["status"] == "ok" for r in recs)
     assert (sweep / "comparison.md").exists()
+
+
+# ------------------------------------------------------------ the one generator identity
+def _edited_copy(monkeypatch, tmp_path: Path, module: str) -> None:
+    """Point ``module``'s ``__file__`` at a copy of its source with one comment added (an edit)."""
+    import importlib
+
+    mod = importlib.import_module(module)
+    copy = tmp_path / (module.replace(".", "_") + ".py")
+    copy.write_text(Path(mod.__file__).read_text() + "\n# an edit\n")
+    monkeypatch.setattr(mod, "__file__", str(copy))
+
+
+def test_generator_key_changes_with_a_parameter_the_seed_and_inherited_code(monkeypatch, tmp_path):
+    from bench.generators import make_generator
+    from bench.run.cache import generator_key
+
+    base = generator_key("synthetic", make_generator("dp_ctgan", epochs=3), 0, "fp", 100)
+    assert base == generator_key("synthetic", make_generator("dp_ctgan", epochs=3, verbose=False), 0, "fp", 100)
+    assert base != generator_key("synthetic", make_generator("dp_ctgan", epochs=4), 0, "fp", 100)  # a parameter
+    assert base != generator_key("synthetic", make_generator("dp_ctgan", epochs=3), 1, "fp", 100)  # the seed
+    assert base != generator_key("collapse", make_generator("dp_ctgan", epochs=3), 0, "fp", 100)  # the kind
+    # the code of a class it inherits from (dp_base: calibration, accounting) and of a module it uses
+    for module in ("bench.generators.dp_base", "bench.generators.base", "bench.generators.laplace"):
+        with monkeypatch.context() as m:
+            _edited_copy(m, tmp_path, module)
+            assert generator_key("synthetic", make_generator("dp_ctgan", epochs=3), 0, "fp", 100) != base, module
+    assert generator_key("synthetic", make_generator("dp_ctgan", epochs=3), 0, "fp", 100) == base
+    # an unrelated module does not invalidate it
+    with monkeypatch.context() as m:
+        _edited_copy(m, tmp_path, "bench.generators.sdv")
+        assert generator_key("synthetic", make_generator("dp_ctgan", epochs=3), 0, "fp", 100) == base
+
+
+def test_an_edit_to_an_inherited_module_misses_the_cache_and_reruns_a_finished_cell(monkeypatch, tmp_path):
+    over = ["generator=gaussian_copula", "dataset.max_rows=600", f"cache.dir={tmp_path / 'cache'}",
+            "attacks=none", "evaluation.detection.enabled=false"]
+    first = run_cell(_cfg(*over), tmp_path / "a")
+    assert first["cache"]["synthetic"] == "stored"
+    assert run_cell(_cfg(*over), tmp_path / "b")["cache"]["synthetic"] == "hit"
+    assert run_cell(_cfg(*over), tmp_path / "a")["run_id"] == first["run_id"]  # finished: skipped
+    _edited_copy(monkeypatch, tmp_path, "bench.generators.base")
+    edited = run_cell(_cfg(*over), tmp_path / "c")
+    assert edited["cache"]["synthetic"] == "stored"  # a miss: refitted
+    rerun = run_cell(_cfg(*over), tmp_path / "a")
+    assert rerun["run_id"] != first["run_id"] and rerun["status"] == "ok"  # resume reruns the cell

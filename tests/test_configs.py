@@ -1,0 +1,75 @@
+"""Every experiment composes with its sweep expanded, and every generator it names fits a small table.
+
+In the manner of lightning-hydra-template's tests/test_configs.py: the
+experiment's ``hydra.sweeper.params`` are parsed with Hydra's own override
+parser and expanded to the full grid; each cell of the grid must compose, name
+a known task, read only known metric-family settings and build its generator;
+one configuration of each generator the grid names is then fitted on 300 rows
+of the embedded ``fair`` table (one epoch) and sampled. The ``seed`` axis is
+kept to its first value: seeds change no composition.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from bench.cli import CONF_DIR, TASKS
+from bench.metrics.families import families
+from bench.run.cell import build_generator, metric_settings
+
+EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
+
+
+def _compose(overrides: list[str], hydra_config: bool = False):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose(config_name="config", overrides=overrides, return_hydra_config=hydra_config)
+
+
+def sweep_grid(experiment: str) -> list[list[str]]:
+    """The experiment's sweep expanded: one list of ``key=value`` overrides per cell of the grid."""
+    cfg = _compose([f"experiment={experiment}"], hydra_config=True)
+    params = OmegaConf.to_container(cfg.hydra.sweeper.params or {}, resolve=False) or {}
+    parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
+    axes = [[f"{o.get_key_element()}={v}" for v in (o.sweep_string_iterator() if o.is_sweep_override()
+                                                     else [o.value()])] for o in parsed]
+    axes = [a[:1] if a[0].startswith("seed=") else a for a in axes]
+    return [list(cell) for cell in itertools.product(*axes)] if axes else [[]]
+
+
+@pytest.fixture(scope="module")
+def small(fair):
+    return fair.frame.sample(n=500, random_state=0).sort_index().iloc[:300], fair.schema
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_cell_of_every_experiment_composes_builds_and_fits(experiment, small):
+    train, schema = small
+    grid = sweep_grid(experiment)
+    assert len(grid) >= 2, f"{experiment}: a sweep of one cell"
+    sections = {sec for _, sec in families().values()}
+    fitted = set()
+    for cell in grid:
+        cfg = _compose([f"experiment={experiment}", *cell])
+        assert str(cfg.get("task", "cell")) in TASKS, (experiment, cell)
+        assert cfg.dataset.get("_target_"), (experiment, cell)
+        assert set(metric_settings(cfg)) <= sections, (experiment, cell, set(metric_settings(cfg)) - sections)
+        gen = build_generator(cfg.generator, int(cfg.seed))
+        assert hasattr(gen, "fit") and hasattr(gen, "sample"), (experiment, cell)
+        for key, value in (c.split("=", 1) for c in cell):  # the swept value reached the config
+            got = OmegaConf.select(cfg, key)
+            assert key == "generator" or str(got) == value or float(got) == float(value), (key, got, value)
+        if gen.name in fitted:
+            continue
+        fitted.add(gen.name)
+        for k, v in (("epochs", 1), ("verbose", False)):
+            if hasattr(gen, k):
+                setattr(gen, k, v)
+        out = gen.fit(train, schema).sample(20)
+        assert isinstance(out, pd.DataFrame) and len(out) == 20, (experiment, cell)
