@@ -6,13 +6,13 @@ PY     := $(VENV)/bin/python
 TORCH  := torch==2.13.0
 export TAILBENCH_DATA_DIR ?= $(wildcard $(abspath ../shared/data))
 
-.PHONY: install demo test test-all bench clean
+.PHONY: install demo test test-all lint bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install $(TORCH)
-	$(PY) -m pip install -e '.[dev]'
+	$(PY) -m pip install -e '.[dev,launchers]' -c constraints.txt
 	touch $@
 
 install: $(VENV)/.installed
@@ -22,6 +22,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest -m "not slow" -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test-all: install
 	$(PY) -m pytest -q

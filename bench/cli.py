@@ -20,13 +20,14 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from bench import CONF_DIR
 from bench.errors import ConfigError
 from bench.results import aggregate
 from bench.run.cell import run_cell
 from bench.run.collapse import run_collapse
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 TASKS = {"cell": run_cell, "collapse": run_collapse}
+__all__ = ["CONF_DIR", "TASKS", "main"]
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")

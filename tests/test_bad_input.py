@@ -31,7 +31,7 @@ def _run(tmp_path, df: pd.DataFrame | None, columns: dict | None = None, *extra:
     else:
         df.to_csv(path, index=False)
     cols = columns or SCHEMA
-    over = ["dataset=csv", f"dataset.path={path}", f"generator={generator}",
+    over = ["dataset=csv", "profile=fast", "dataset.max_rows=null", f"dataset.path={path}", f"generator={generator}",
             "evaluation.utility.models=[hgb]", "+dataset.schema.target=label"]
     over += [f"+dataset.schema.columns.{c}={k}" for c, k in cols.items()]
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):

@@ -52,7 +52,7 @@ def test_fair_dataset_config_instantiates():
 
 
 def test_run_cell_writes_record_and_long_metrics(tmp_path):
-    rec = run_cell(_cfg("generator=independent", "dataset.max_rows=1500"), tmp_path)
+    rec = run_cell(_cfg("profile=fast", "generator=independent", "dataset.max_rows=1500"), tmp_path)
     assert rec["status"] == "ok", rec["error"]
     on_disk = json.loads((tmp_path / "run.json").read_text())
     assert on_disk["config_hash"] == rec["config_hash"] and on_disk["dataset_fingerprint"]
@@ -71,7 +71,7 @@ def test_run_cell_writes_record_and_long_metrics(tmp_path):
     ("tests.planted.WrongColumnsGenerator", "wrong columns"),
 ])
 def test_a_failing_generator_becomes_a_failed_row(tmp_path, target, error):
-    rec = run_cell(_cfg("dataset.max_rows=600", f"generator._target_={target}"), tmp_path)
+    rec = run_cell(_cfg("profile=fast", f"generator._target_={target}"), tmp_path)
     assert rec["status"] == "failed" and error in rec["error"]
     assert json.loads((tmp_path / "run.json").read_text())["status"] == "failed"
 
@@ -95,7 +95,7 @@ def _tailbench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_multirun_sweep_aggregates_and_isolates_failures(tmp_path):
     sweep = tmp_path / "sweep"
-    proc = _tailbench("-m", "generator=identity,independent,faker", "seed=0,1", "dataset.max_rows=800",
+    proc = _tailbench("-m", "profile=fast", "generator=identity,independent,faker", "seed=0,1", "dataset.max_rows=800",
                       "evaluation.utility.models=[hgb]", f"hydra.sweep.dir={sweep}", cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "| fair | independent |" in proc.stdout
@@ -104,7 +104,7 @@ def test_multirun_sweep_aggregates_and_isolates_failures(tmp_path):
     assert (table["runs"] == "2/2").all()
     assert "±" in table.filter(like="shapes").iloc[0, 0]
     # A failed job joins the sweep as a row; re-aggregation picks it up.
-    run_cell(_cfg("dataset.max_rows=600", "generator._target_=tests.planted.RaisingGenerator"), sweep / "9")
+    run_cell(_cfg("profile=fast", "generator._target_=tests.planted.RaisingGenerator"), sweep / "9")
     text = aggregate(sweep, quiet=True)
     md = (sweep / "comparison.md").read_text()
     assert "Failed runs" in md and "planted failure in fit" in md
@@ -118,7 +118,7 @@ def test_unknown_generator_on_the_command_line_is_named(tmp_path):
 
 
 def test_tailbench_report_reaggregates(tmp_path):
-    run_cell(_cfg("generator=independent", "dataset.max_rows=600"), tmp_path / "0")
+    run_cell(_cfg("profile=fast", "generator=independent"), tmp_path / "0")
     proc = subprocess.run([sys.executable, "-m", "bench.report.cli", str(tmp_path)], capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -53,7 +53,7 @@ def test_every_cell_of_every_experiment_composes_builds_and_fits(experiment, sma
     train, schema = small
     grid = sweep_grid(experiment)
     assert len(grid) >= 2, f"{experiment}: a sweep of one cell"
-    sections = {sec for _, sec in families().values()}
+    sections = {sec for _, sec, _ in families().values()}
     fitted = set()
     for cell in grid:
         cfg = _compose([f"experiment={experiment}", *cell])

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.sdmetrics_reference import sdmetrics_quality_report
+from tests.sdmetrics_reference import sdmetrics_quality_report
 from bench.metrics.shapes import RealProfile, column_pair_trends, column_shapes, quality_scores
 from bench.generators import make_generator
 

@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _cfg(*overrides: str):
+    """A run config in the fast profile (no attacks, small tables): these tests are about plumbing."""
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides))
+        return compose(config_name="config", overrides=["profile=fast", *overrides])
 
 
 def test_rescoring_reuses_the_cached_synthetic_table(tmp_path):
@@ -62,7 +63,7 @@ def test_timeout_becomes_a_row(tmp_path):
 
 def test_killed_sweep_resumes_without_losing_finished_cells(tmp_path):
     sweep = tmp_path / "sweep"
-    args = [sys.executable, "-m", "bench.cli", "-m", "generator=independent,faker,gaussian_copula",
+    args = [sys.executable, "-m", "bench.cli", "-m", "profile=fast", "generator=independent,faker,gaussian_copula",
             "seed=0,1", "dataset.max_rows=1000", "evaluation.utility.models=[hgb]",
             f"hydra.sweep.dir={sweep}", f"cache.dir={tmp_path / 'cache'}"]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -131,8 +132,7 @@ def test_generator_key_changes_with_a_parameter_the_seed_and_inherited_code(monk
 
 
 def test_an_edit_to_an_inherited_module_misses_the_cache_and_reruns_a_finished_cell(monkeypatch, tmp_path):
-    over = ["generator=gaussian_copula", "dataset.max_rows=600", f"cache.dir={tmp_path / 'cache'}",
-            "attacks=none", "evaluation.detection.enabled=false"]
+    over = ["generator=gaussian_copula", f"cache.dir={tmp_path / 'cache'}", "evaluation.detection.enabled=false"]
     first = run_cell(_cfg(*over), tmp_path / "a")
     assert first["cache"]["synthetic"] == "stored"
     assert run_cell(_cfg(*over), tmp_path / "b")["cache"]["synthetic"] == "hit"

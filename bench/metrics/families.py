@@ -433,7 +433,8 @@ def segments_family(ctx: EvalContext, cfg: Any) -> list[dict]:
     min_rows = int(_get(cfg, "min_rows", 20))
     rng = _rng(ctx, 4)
     rows, rec = [], {}
-    do_util = bool(_get(cfg, "utility", True)) and schema.target is not None
+    do_util = bool(_get(cfg, "utility", True)) and schema.target is not None and hold is not None \
+        and len(hold) > 0
     preds = {}
     if do_util:
         syn_ok = syn[schema.target].dropna().nunique() >= 2
@@ -484,27 +485,49 @@ def segments_family(ctx: EvalContext, cfg: Any) -> list[dict]:
 
 
 # ----------------------------------------------------------------- the table
-# name -> (the family: a callable or "module:function", the settings section it reads).
-# Order = run order; the attack families are named by path so that this module
-# imports none of attacks/ (which imports bench.metrics), keeping the graph acyclic.
-FAMILIES: dict[str, tuple[Family | str, str]] = {
-    "fidelity": (fidelity_family, "fidelity"),
-    "utility": (utility_family, "utility"),
-    "detection": (detection_family, "detection"),
-    "association": (association_family, "association"),
-    "validity": (validity_family, "validity"),
-    "tails": (tails_family, "tails"),
-    "segments": (segments_family, "segments"),
-    "attacks": ("attacks.run:attack_metrics", "attacks"),
-    "audit": ("attacks.audit:audit_metrics", "attacks"),
+# name -> (the family: a callable or "module:function", the settings section it reads,
+# what it needs beyond train and synthetic). Order = run order; the attack families are
+# named by path so that this module imports none of attacks/ (which imports
+# bench.metrics), keeping the import graph acyclic.
+FAMILIES: dict[str, tuple[Family | str, str, tuple[str, ...]]] = {
+    "fidelity": (fidelity_family, "fidelity", ()),
+    "utility": (utility_family, "utility", ("holdout",)),
+    "detection": (detection_family, "detection", ()),
+    "association": (association_family, "association", ()),
+    "validity": (validity_family, "validity", ()),
+    "tails": (tails_family, "tails", ()),
+    "segments": (segments_family, "segments", ()),
+    "attacks": ("attacks.run:attack_metrics", "attacks", ("holdout", "reference")),
+    "audit": ("attacks.audit:audit_metrics", "attacks", ("reference", "generator_factory")),
+}
+# A family is on when its section's `enabled` is true; the audit shares the attacks section
+# and is switched by its own block (off unless attacks=full).
+SWITCHES = {"audit": ("shadow", "enabled", False)}
+NEEDS = {
+    "holdout": "real holdout rows (non-members: the TSTR test set and the attacks' non-members)",
+    "reference": "real reference rows (the attacker's population sample)",
+    "generator_factory": "the generator itself (shadow games refit it)",
 }
 
 
-def families() -> dict[str, tuple[Family | str, str]]:
-    """:data:`FAMILIES` plus the families outside packages register under :data:`ENTRY_POINT_GROUP`."""
+def missing_needs(ctx: EvalContext, needs: tuple[str, ...]) -> list[str]:
+    """Which of a family's needs ``ctx`` lacks (an empty holdout/reference split, no generator factory)."""
+    out = []
+    for need in needs:
+        if need == "generator_factory":
+            if ctx.generator_factory is None:
+                out.append(need)
+        elif getattr(ctx.splits, need) is None or len(getattr(ctx.splits, need)) == 0:
+            out.append(need)
+    return out
+
+
+def families() -> dict[str, tuple[Family | str, str, tuple[str, ...]]]:
+    """:data:`FAMILIES` plus the families outside packages register under :data:`ENTRY_POINT_GROUP`
+    (settings section = the entry point's name; they need nothing beyond train and synthetic)."""
     out = dict(FAMILIES)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        out.setdefault(ep.name, (f"{ep.value}", ep.name))
+        out.setdefault(ep.name, (f"{ep.value}", ep.name, ()))
     return out
 
 
@@ -527,6 +550,10 @@ def resolve(name: str, ref: Family | str) -> Family:
 def score(ctx: EvalContext, settings: dict[str, Any]) -> tuple[list[dict], dict[str, str], dict[str, float]]:
     """Run every family whose settings section is present and enabled.
 
+    A family whose needs ``ctx`` lacks (no holdout split, say, when scoring a
+    table from another tool without one) is skipped, with the reason in the
+    run record (``ctx.run_record()["skipped"]``) and in the log.
+
     Args:
         ctx: the run's context.
         settings: section name -> its config (``enabled: false`` skips the
@@ -539,15 +566,25 @@ def score(ctx: EvalContext, settings: dict[str, Any]) -> tuple[list[dict], dict[
             ``evaluation.detecton``), or a family that cannot be imported.
     """
     table = families()
-    sections = {sec for _, sec in table.values()}
+    sections = {sec for _, sec, _ in table.values()}
     unknown = sorted(set(settings) - sections)
     if unknown:
         raise ConfigError(f"unknown metric family setting(s) {unknown}; families: {sorted(table)} "
                           f"(settings sections: {sorted(sections)})")
     rows, errors, timings = [], {}, {}
-    for name, (ref, sec) in table.items():
+    for name, (ref, sec, needs) in table.items():
         cfg = settings.get(sec)
         if cfg is None or not _get(cfg, "enabled", True):
+            continue
+        if name in SWITCHES:
+            block, key, default = SWITCHES[name]
+            if not _get(_get(cfg, block, {}), key, default):
+                continue
+        lacking = missing_needs(ctx, needs)
+        if lacking:
+            why = "needs " + "; ".join(NEEDS[n] for n in lacking)
+            ctx.run_record().setdefault("skipped", {})[name] = why
+            log.info("metric family %s skipped: %s", name, why)
             continue
         fn = resolve(name, ref)
         t0 = time.perf_counter()
@@ -560,6 +597,6 @@ def score(ctx: EvalContext, settings: dict[str, Any]) -> tuple[list[dict], dict[
     return rows, errors, timings
 
 
-__all__ = ["ENTRY_POINT_GROUP", "FAMILIES", "association_family", "bin_subgroup", "detection_family",
+__all__ = ["ENTRY_POINT_GROUP", "FAMILIES", "NEEDS", "missing_needs", "association_family", "bin_subgroup", "detection_family",
            "families", "fidelity_family", "resolve", "score", "segments_family", "tails_family",
            "utility_family", "validity_family"]

@@ -22,8 +22,7 @@ from bench import __version__
 from bench.data.loaders import load_dataset
 from bench.errors import ConfigError, UnknownGeneratorError
 from bench.generators import available_generators, check_output, generator_class
-from bench.metrics.context import EvalContext
-from bench.metrics.families import score
+from bench.api import evaluate
 from bench.results import metric, read_run, write_run
 from bench.run.cache import Cache, generator_key
 from bench.run.record import (as_epsilon, config_hash, deadline, git_commit, hydra_choice, hydra_overrides,
@@ -163,16 +162,16 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
                 record.update(epsilon_spent=spent["epsilon"], delta=spent["delta"],
                               accountant=spent["accountant"], dp_scope=spent["scope"],
                               dp_full_scope=spent["full_scope"], dp_notes=spent.get("notes", []))
-            ctx = EvalContext(dataset=dataset, splits=splits, synthetic=synthetic, seed=seed, generator=fitted,
-                              generator_factory=lambda: build_generator(gen_cfg, seed))
-            t0 = time.perf_counter()
-            rows, family_errors, family_s = score(ctx, metric_settings(cfg))
-            record["timings"]["eval_s"] = time.perf_counter() - t0
-            record["timings"]["family_s"] = family_s
-            if family_errors:
-                record["metric_errors"] = family_errors
-            # Families may add run-level details (no real records), e.g. worst pairs by name.
-            record.update(ctx.cache.get("run_record", {}))
+            # the one evaluation path, as for a table from any tool (bench.api.evaluate)
+            metrics, details = evaluate(train=splits.train, holdout=splits.holdout, reference=splits.reference,
+                                        synthetic=synthetic, schema=dataset.schema, settings=metric_settings(cfg),
+                                        seed=seed, dataset=dataset, generator=fitted,
+                                        generator_factory=lambda: build_generator(gen_cfg, seed))
+            rows = metrics.drop(columns=["run_id", "dataset", "generator", "epsilon", "seed"]).to_dict("records")
+            timings = details.pop("timings")
+            record["timings"].update(eval_s=timings["eval_s"], family_s=timings["family_s"])
+            # families add run-level details (no real records), e.g. worst pairs by name, skipped families
+            record.update(details)
             record["status"] = "ok"
     record["timings"]["total_s"] = time.perf_counter() - t_start
     record["peak_mem_mb"] = peak_mb()
