@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from bench.data.export import raw_formats
 from bench.data.schema import Schema
 from bench.data.splits import Splits, make_splits
 from bench.errors import ChecksumError, ConfigError, DataNotFoundError, EmptyTableError, SchemaError
@@ -49,12 +50,16 @@ class Dataset:
             (0..n-1 in load order), used to refer to records without printing them.
         schema: the table's :class:`Schema`.
         split: split settings (fractions and seed) for :meth:`splits`.
+        formats: column -> its type in the raw file (``int``, ``float``,
+            ``bool``, ``datetime``, ``str``; :func:`bench.data.export.raw_formats`),
+            used to export tables in their real types.
     """
 
     name: str
     frame: pd.DataFrame
     schema: Schema
     split: dict[str, Any] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)
 
     @property
     def fingerprint(self) -> str:
@@ -72,6 +77,7 @@ class Dataset:
 def _finish(name: str, df: pd.DataFrame, schema: Schema, max_rows: int | None,
             split: Mapping[str, Any] | None) -> Dataset:
     frame = schema.coerce(df).reset_index(drop=True)
+    formats = raw_formats(df, schema)
     if max_rows is not None:
         max_rows = int(max_rows)
         if max_rows < 1:
@@ -79,7 +85,7 @@ def _finish(name: str, df: pd.DataFrame, schema: Schema, max_rows: int | None,
         if max_rows < len(frame):
             seed = int((split or {}).get("seed", 0))
             frame = _stratified_head(frame, schema.target, max_rows, seed)
-    return Dataset(name=name, frame=frame, schema=schema, split=dict(split or {}))
+    return Dataset(name=name, frame=frame, schema=schema, split=dict(split or {}), formats=formats)
 
 
 def _stratified_head(frame: pd.DataFrame, target: str | None, n: int, seed: int) -> pd.DataFrame:

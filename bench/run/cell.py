@@ -23,12 +23,37 @@ from bench.data.loaders import load_dataset
 from bench.errors import ConfigError, UnknownGeneratorError
 from bench.generators import available_generators, check_output, generator_class
 from bench.api import evaluate
+from bench.data.export import restore_types, write_table
 from bench.results import metric, read_run, write_run
 from bench.run.cache import Cache, generator_key
 from bench.run.record import (as_epsilon, config_hash, deadline, git_commit, hydra_choice, hydra_overrides,
                               package_versions, peak_mb, quiet_library_loggers, recording_failures, set_threads)
 
 log = logging.getLogger("tailbench")
+
+
+def save_synthetic(fmt: Any, gen: Any, synthetic: Any, dataset: Any, outdir: Path, record: dict[str, Any]) -> None:
+    """``run.save_synthetic``: write the synthetic table into the run folder in the raw file's types.
+
+    Args:
+        fmt: false/None (do nothing), true or ``"parquet"`` (``synthetic.parquet``),
+            ``"csv"`` (``synthetic.csv``).
+    A generator whose output holds real rows (``cacheable = False``: identity,
+    noisy_identity) is not exported: the results folder never holds a real
+    record; ``record["synthetic_file"]`` says why.
+    Raises:
+        ConfigError: another value of ``run.save_synthetic``.
+    """
+    if fmt in (None, False, "false", "False"):
+        return
+    suffix = {True: "parquet", "true": "parquet", "parquet": "parquet", "csv": "csv"}.get(fmt)
+    if suffix is None:
+        raise ConfigError(f"run.save_synthetic must be false, true, parquet or csv, got {fmt!r}")
+    if not getattr(gen, "cacheable", True):
+        record["synthetic_file"] = f"not written: {getattr(gen, 'name', 'this generator')} releases real rows"
+        return
+    path = write_table(restore_types(synthetic, dataset.schema, dataset.formats), outdir / f"synthetic.{suffix}")
+    record["synthetic_file"] = path.name
 
 
 def metric_settings(cfg: DictConfig) -> dict[str, Any]:
@@ -154,10 +179,12 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
                 ps = gen.privacy_spent() if hasattr(gen, "privacy_spent") else None
                 spent = ps.to_dict() if ps is not None else None
                 fitted = gen
-                if getattr(gen, "cacheable", True):
-                    cache.store_synthetic(key, synthetic, {**{k: record["timings"][k] for k in ("fit_s", "sample_s")},
-                                                           "privacy": spent, "generator": record["generator"]})
+                if getattr(gen, "cacheable", True):  # stored in the raw file's types (bench.data.export)
+                    cache.store_synthetic(key, restore_types(synthetic, dataset.schema, dataset.formats),
+                                          {**{k: record["timings"][k] for k in ("fit_s", "sample_s")},
+                                           "privacy": spent, "generator": record["generator"]})
                     record["cache"] = {"synthetic": "stored", "key": key}
+            save_synthetic(cfg.run.get("save_synthetic"), gen, synthetic, dataset, outdir, record)
             if spent is not None:
                 record.update(epsilon_spent=spent["epsilon"], delta=spent["delta"],
                               accountant=spent["accountant"], dp_scope=spent["scope"],
