@@ -19,7 +19,9 @@ Families and their metric keys (direction in brackets):
   ``fidelity.ks_complement``, ``fidelity.tv_complement``,
   ``fidelity.correlation_similarity``, ``fidelity.contingency_similarity``
   [maximize], with bootstrap intervals; run record ``worst_columns``.
-* ``utility``: TSTR/TRTR per model (``utility.tstr_auc``, ...) [maximize].
+* ``utility``: TSTR/TRTR per model (``utility.tstr_auc``, ...) [maximize]; run
+  record ``leakage_warnings`` when the real data predicts the target too well
+  (TRTR AUC, or one feature or its missingness alone, >= 0.99).
 * ``detection``: ``fidelity.detection_auc`` [minimize; 0.5 = indistinguishable],
   ``fidelity.logistic_detection`` [maximize; SDMetrics LogisticDetection].
 * ``association``: ``fidelity.association_distance`` [minimize],
@@ -73,7 +75,8 @@ from bench.metrics.tails import (
     tail_mass_from_thresholds,
     tail_thresholds,
 )
-from bench.metrics.utility import _encode_for, _model, _prepare, feature_columns, tstr_trtr
+from bench.metrics.utility import (_encode_for, _model, _prepare, feature_columns, leakage_warnings,
+                                   single_feature_aucs, tstr_trtr)
 from bench.metrics.validity import quote_columns, validity
 from bench.results import metric
 
@@ -182,6 +185,12 @@ def utility_family(ctx: EvalContext, cfg: Any) -> list[dict]:
         prefix = "utility." if m == "hgb" else f"utility.{m}."
         for k, v in vals.items():
             rows.append(metric("utility", prefix + k, v, "maximize"))
+    trtr = max((v["trtr_auc"] for v in res.values()), default=float("nan"))
+    warnings = leakage_warnings(trtr, single_feature_aucs(ctx.splits.train, ctx.splits.holdout, ctx.schema))
+    if warnings:
+        ctx.run_record()["leakage_warnings"] = warnings
+        for w in warnings:
+            log.warning("utility: %s", w)
     return rows
 
 

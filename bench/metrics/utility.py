@@ -26,6 +26,7 @@ from bench.data.schema import Schema
 from bench.errors import SchemaError
 
 MODELS = ("hgb", "logreg")
+LEAKAGE_AUC = 0.99  # a real-on-real AUC (or one feature's) at or above this is a leak, not a benchmark
 MAX_NATIVE_CATEGORIES = 255  # HistGradientBoosting's limit per categorical feature
 
 
@@ -191,4 +192,72 @@ def tstr_trtr(*, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataF
         res.update({f"trtr_{k}": v for k, v in trtr.items()})
         res["tstr_trtr_ratio"] = tstr["auc"] / trtr["auc"] if trtr["auc"] > 0 else float("nan")
         out[m] = res
+    return out
+
+
+def single_feature_aucs(train: pd.DataFrame, test: pd.DataFrame, schema: Schema) -> list[dict[str, Any]]:
+    """How well each feature alone, and its missingness alone, predicts the target (real rows only).
+
+    For each feature a one-feature score is learnt on ``train`` (a categorical
+    value's target rate, with unseen categories at the overall rate; a
+    numerical value itself) and its ROC AUC taken on ``test`` as
+    ``max(AUC, 1 - AUC)``; a feature with missing values also gets the AUC of
+    its missingness indicator. Binary targets only (the minority class of
+    ``test`` is positive); other targets return [].
+
+    Returns:
+        ``[{"feature", "kind" ("value" or "missingness"), "auc"}]``, sorted by AUC, highest first.
+    Source: the single-feature leakage screen of Kaufman et al., "Leakage in
+        data mining" (ACM TKDD 2012).
+    """
+    if schema.target is None:
+        return []
+    y_col = schema.target
+    tr, te = train[train[y_col].notna()], test[test[y_col].notna()]
+    classes = te[y_col].astype(str).value_counts()
+    if len(classes) != 2 or tr[y_col].nunique() < 2:
+        return []
+    pos = classes.idxmin()
+    ytr, yte = (tr[y_col].astype(str) == pos).to_numpy(), (te[y_col].astype(str) == pos).to_numpy()
+
+    def auc(score: np.ndarray) -> float:
+        a = float(roc_auc_score(yte, score))
+        return max(a, 1.0 - a)
+
+    out = []
+    for col in feature_columns(schema):
+        kind = schema.columns[col]
+        if kind in ("categorical", "boolean"):
+            key_tr = tr[col].astype(object).where(tr[col].notna(), "\x00<NA>").astype(str)
+            key_te = te[col].astype(object).where(te[col].notna(), "\x00<NA>").astype(str)
+            rate = pd.Series(ytr, index=key_tr.index).groupby(key_tr).mean()
+            score = key_te.map(rate).fillna(float(ytr.mean())).to_numpy(dtype=float)
+        else:
+            v = pd.to_numeric(te[col], errors="coerce") if kind == "numerical" else pd.to_numeric(te[col])
+            med = float(pd.to_numeric(tr[col], errors="coerce").median()) if kind == "numerical" else 0.0
+            score = v.fillna(med).to_numpy(dtype=float)
+        if np.unique(score).size > 1:
+            out.append({"feature": col, "kind": "value", "auc": auc(score)})
+        miss_tr, miss_te = tr[col].isna().to_numpy(), te[col].isna().to_numpy()
+        if miss_tr.any() and miss_te.any() and not miss_te.all():
+            out.append({"feature": col, "kind": "missingness", "auc": auc(miss_te.astype(float))})
+    return sorted(out, key=lambda r: -r["auc"])
+
+
+def leakage_warnings(trtr_auc: float, aucs: list[dict[str, Any]], threshold: float = LEAKAGE_AUC) -> list[str]:
+    """Warnings, in words naming the feature, when the real data predicts its target too well to benchmark.
+
+    A TRTR AUC or a single feature's AUC at or above ``threshold`` usually
+    means the target leaks into the features (a column derived from it, or a
+    missingness pattern that encodes it): TSTR/TRTR is then meaningless.
+    """
+    out = []
+    if trtr_auc == trtr_auc and trtr_auc >= threshold:
+        out.append(f"TRTR AUC {trtr_auc:.3f} >= {threshold}: the target is (almost) a function of the features; "
+                   "TSTR/TRTR measures little")
+    for r in aucs:
+        if r["auc"] >= threshold:
+            what = "its missingness alone" if r["kind"] == "missingness" else "alone"
+            out.append(f"feature {r['feature']!r} {what} predicts the target with AUC {r['auc']:.3f} on the real "
+                       "holdout: a leak (exclude it with schema.feature_exclude, or check how it was derived)")
     return out

@@ -74,6 +74,7 @@ class SweepReport:
         controls: each privacy metric read on the four controls with its null
             band and verdicts (:func:`attacks.controls.calibration`); empty
             when the sweep did not run all four on a dataset.
+        warnings: the runs' data warnings (:func:`run_warnings`), e.g. a target leak.
     """
 
     sweep_dir: Path
@@ -91,6 +92,7 @@ class SweepReport:
     risks: pd.DataFrame
     vulnerable: pd.DataFrame
     controls: pd.DataFrame = field(default_factory=pd.DataFrame)
+    warnings: pd.DataFrame = field(default_factory=pd.DataFrame)
     generated_at: str = field(default_factory=lambda: _dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S"))
 
     @property
@@ -122,7 +124,7 @@ def load_sweep(sweep_dir: Path, tables: SweepTables | None = None) -> SweepRepor
         sweep_dir=sweep_dir, runs=runs, metrics=metrics, summary=summary, columns=columns, rows=rows,
         failed=failed, metric_errors=_metric_errors(runs), collapse=_collect_collapse(sweep_dir),
         provenance=provenance(sweep_dir, runs), dp=dp_accounting(runs), audit_flags=_audit_flags(runs),
-        risks=risk_table(metrics), vulnerable=vulnerable_records(runs), controls=controls_table(runs, metrics))
+        risks=risk_table(metrics), vulnerable=vulnerable_records(runs), controls=controls_table(runs, metrics), warnings=run_warnings(runs))
 
 
 # ------------------------------------------------------------ comparison table
@@ -336,6 +338,27 @@ def dp_accounting(runs: pd.DataFrame) -> pd.DataFrame:
     df = pd.DataFrame(out, columns=cols)
     df["_e"] = df["epsilon"].map(plots.eps_value)
     return df.sort_values(["dataset", "generator", "_e"]).drop(columns="_e").reset_index(drop=True)
+
+
+WARNING_KEYS = ("leakage_warnings",)
+
+
+def run_warnings(runs: pd.DataFrame) -> pd.DataFrame:
+    """The warnings run records carry about the data (e.g. ``leakage_warnings``), once per dataset and text.
+
+    Returns:
+        Columns ``dataset, kind, warning, runs`` (how many runs raised it).
+    """
+    cols = ["dataset", "kind", "warning", "runs"]
+    if runs.empty:
+        return pd.DataFrame(columns=cols)
+    count: dict[tuple[str, str, str], int] = {}
+    for r in runs.to_dict("records"):
+        for key in WARNING_KEYS:
+            for w in r.get(key) if isinstance(r.get(key), list) else []:
+                k = (str(r.get("dataset")), key.replace("_warnings", ""), str(w))
+                count[k] = count.get(k, 0) + 1
+    return pd.DataFrame([(*k, n) for k, n in sorted(count.items())], columns=cols)
 
 
 def controls_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
@@ -645,6 +668,10 @@ code { font-size: 12.5px; }
 <thead><tr>{% for c in rep.columns %}<th{% if c.metric %} title="{{ c.metric }}{% if c.subgroup != 'all' %} [{{ c.subgroup }}]{% endif %}: {{ c.direction }}"{% endif %}>{{ c.header }}</th>{% endfor %}</tr></thead>
 <tbody>{% for row in rep.rows %}<tr{% if row[gen_col].text in refs %} class="ref"{% endif %}>{% for cell in row %}<td{% if rep.columns[loop.index0].metric %} class="num{% if cell.best %} best{% endif %}"{% endif %} data-v="{{ cell.sort if cell.sort is not none else '' }}">{{ cell.text }}</td>{% endfor %}</tr>
 {% endfor %}</tbody></table></div>{% else %}<p class="muted">No runs.</p>{% endif %}
+
+{% if not rep.warnings.empty %}<h2 id="warnings">Warnings about the data</h2>
+{% for r in rep.warnings.to_dict("records") %}<p class="warn"><b>{{ r.dataset }} ({{ r.kind }}):</b> {{ r.warning }} <span class="muted">({{ r.runs }} run(s))</span></p>
+{% endfor %}{% endif %}
 
 {% if not rep.controls.empty %}<h2 id="controls">Controls: does each privacy metric read right?</h2>
 <p class="how">Each privacy metric on four generators with known truth, same dataset and splits (mean over seeds):

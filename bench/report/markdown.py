@@ -70,6 +70,10 @@ def render_markdown(rep: SweepReport) -> str:
         out.append(md_table(pd.DataFrame(body, columns=header)))
     else:
         out.append("_no runs_\n")
+    if not rep.warnings.empty:
+        out.append("\n## Warnings about the data\n")
+        out.extend(f"- **{r['dataset']} ({r['kind']}):** {r['warning']} ({r['runs']} run(s))\n"
+                   for r in rep.warnings.to_dict("records"))
     if not rep.controls.empty:
         out.append("\n## Controls: does each privacy metric read right?\n")
         out.append("Each privacy metric on identity (must read worst), noisy_identity (strictly between), "

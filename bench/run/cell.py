@@ -68,12 +68,17 @@ def metric_settings(cfg: DictConfig) -> dict[str, Any]:
     return settings
 
 
-def build_generator(gen_cfg: DictConfig | dict, seed: int) -> Any:
+def build_generator(gen_cfg: DictConfig | dict, seed: int, epsilon: Any = None) -> Any:
     """Instantiate a generator config.
 
     ``name: <registered>`` builds by name (entry points included); ``_target_``
     builds the class. Keys the class does not accept (e.g. ``epochs`` for
     ``identity``) are dropped, with a log line when they were set.
+
+    Args:
+        epsilon: the run's top-level ``epsilon`` (the sweep axis); when not
+            None it replaces the config's ``epsilon`` for a generator that
+            takes one, and is ignored by the others.
 
     Raises:
         UnknownGeneratorError: unknown name or an unimportable ``_target_``.
@@ -96,6 +101,8 @@ def build_generator(gen_cfg: DictConfig | dict, seed: int) -> Any:
                 f"{', '.join(available_generators())}") from None
     params = inspect.signature(cls.__init__).parameters
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    if epsilon is not None and "epsilon" in params:
+        d["epsilon"] = epsilon
     kwargs = {}
     for k, v in d.items():
         if accepts_any or k in params:
@@ -116,7 +123,8 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
     set_threads(cfg.get("threads"))
     seed = int(cfg.seed)
     gen_cfg = cfg.generator
-    requested_eps = gen_cfg.get("epsilon") if "epsilon" in gen_cfg else None
+    top_eps = cfg.get("epsilon")
+    requested_eps = top_eps if top_eps is not None else (gen_cfg.get("epsilon") if "epsilon" in gen_cfg else None)
     record: dict[str, Any] = {
         "run_id": uuid.uuid4().hex[:12],
         "config_hash": config_hash(cfg),
@@ -133,7 +141,7 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
         "timings": {},
     }
     try:  # the generator's identity (class, parameters, code): a code edit reruns a finished cell
-        record["generator_key"] = generator_key("cell", build_generator(gen_cfg, seed), seed)
+        record["generator_key"] = generator_key("cell", build_generator(gen_cfg, seed, top_eps), seed)
     except Exception:  # noqa: BLE001 - the same error is recorded by the run below
         record["generator_key"] = None
     previous = read_run(outdir / "run.json")
@@ -155,7 +163,7 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
             record["dataset_fingerprint"] = dataset.fingerprint
             splits = cache.splits(dataset)
             record["split_sizes"] = splits.sizes()
-            gen = build_generator(gen_cfg, seed)
+            gen = build_generator(gen_cfg, seed, top_eps)
             record["generator"] = getattr(gen, "name", record["generator"])
             record["epsilon"] = as_epsilon(getattr(gen, "epsilon", None))
             n = int(cfg.run.get("n_synthetic") or len(splits.train))
@@ -193,7 +201,7 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
             metrics, details = evaluate(train=splits.train, holdout=splits.holdout, reference=splits.reference,
                                         synthetic=synthetic, schema=dataset.schema, settings=metric_settings(cfg),
                                         seed=seed, dataset=dataset, generator=fitted,
-                                        generator_factory=lambda: build_generator(gen_cfg, seed))
+                                        generator_factory=lambda: build_generator(gen_cfg, seed, top_eps))
             rows = metrics.drop(columns=["run_id", "dataset", "generator", "epsilon", "seed"]).to_dict("records")
             timings = details.pop("timings")
             record["timings"].update(eval_s=timings["eval_s"], family_s=timings["family_s"])

@@ -92,7 +92,7 @@ def run_collapse(cfg: Any, outdir: Path) -> dict[str, Any]:
             gen_dict = OmegaConf.to_container(gen_cfg, resolve=True)
 
             def make(s: int) -> Any:
-                return build_generator({**gen_dict, "random_state": s}, s)
+                return build_generator({**gen_dict, "random_state": s}, s, cfg.get("epsilon"))
 
             probe = make(seed)
             record["generator"] = getattr(probe, "name", record["generator"])

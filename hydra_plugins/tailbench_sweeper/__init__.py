@@ -1,0 +1,1 @@
+"""tailbench's Hydra sweeper (``hydra/sweeper=tailbench``, the default in ``conf/hydra/default.yaml``)."""
