@@ -393,7 +393,7 @@ def test_flag_reaches_run_json_and_comparison_table(fair, tmp_path):
     from hydra import compose, initialize_config_dir
 
     from bench.cli import CONF_DIR
-from bench.run.cell import run_cell
+    from bench.run.cell import run_cell
     from bench.results import aggregate
 
     quick = ["attacks=full", "attacks.distance.enabled=false", "attacks.membership.enabled=false",
