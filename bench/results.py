@@ -169,6 +169,7 @@ TABLE_COLUMNS: list[tuple[str, str, str]] = [
     ("fidelity.detection_auc", "all", "detect AUC"),
     ("fidelity.association_distance", "all", "assoc dist"),
     ("fidelity.validity", "all", "validity"),
+    ("fidelity.missing_rate_similarity", "all", "missing rate"),
     ("utility.tstr_auc", "all", "TSTR AUC"),
     ("utility.tstr_trtr_ratio", "all", "TSTR/TRTR"),
     ("privacy.mia_auc", "all", "MIA AUC"),

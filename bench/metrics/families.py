@@ -28,6 +28,10 @@ Families and their metric keys (direction in brackets):
   ``fidelity.association_mean_abs_diff`` [minimize]; run record ``worst_pairs``.
 * ``validity``: ``fidelity.validity`` and ``fidelity.validity_{bounds,domain,
   kinds,constraints}`` [maximize]; run record ``validity``.
+* ``missingness``: ``fidelity.missing_rate_similarity``,
+  ``fidelity.co_missingness_similarity``, ``fidelity.missingness_rules_kept``
+  [maximize]; run record ``missingness`` (per column, worst pairs, the real
+  table's "missing <=> category" rules and the broken ones by name).
 * ``tails``: ``tails.rare_category_retention`` (subgroups ``all``, ``count_1``,
   ``count_2-5``, ``count_6-20``, ``count_>20``) [maximize],
   ``tails.tail_mass_ratio`` [maximize; min(r, 1/r), raw r in the run record],
@@ -65,6 +69,8 @@ from bench.metrics.association import _association_distance, association_distanc
 from bench.metrics.context import EvalContext
 from bench.metrics.detection import balanced_sample, detection_auc, logistic_detection
 from bench.metrics.intervals import normal_interval, wilson_interval
+from bench.metrics.missingness import (co_missingness_similarity, missing_rate_similarity, missingness_rules,
+                                       public_rule, rule_violations)
 from bench.metrics.shapes import _PairSide, column_shapes, quality_scores
 from bench.metrics.tails import (
     COUNT_BINS,
@@ -288,6 +294,30 @@ def validity_family(ctx: EvalContext, cfg: Any) -> list[dict]:
     return rows
 
 
+# ----------------------------------------------------------------- missingness
+def missingness_family(ctx: EvalContext, cfg: Any) -> list[dict]:
+    """Missing-rate similarity, co-missingness similarity and the real table's missingness rules kept.
+
+    Settings: ``min_support`` (20: a determinant category counts for a rule
+    from this many real rows), ``tolerance`` (0.01: a rule broken in more than
+    this share of synthetic rows is named in the run record as broken).
+    """
+    train, syn, sch = ctx.splits.train, ctx.synthetic, ctx.schema
+    rates = missing_rate_similarity(train, syn, sch)
+    co = co_missingness_similarity(train, syn, sch)
+    rules = rule_violations(syn, missingness_rules(train, sch, int(_get(cfg, "min_support", 20))))
+    tol = float(_get(cfg, "tolerance", 0.01))
+    kept = float(1 - np.mean([r["violations"] for r in rules])) if rules else float("nan")
+    ctx.run_record()["missingness"] = {
+        "by_column": rates["by_column"], "worst_co_missing_pairs": co["worst_pairs"],
+        "rules": [public_rule(r, sch) for r in rules],
+        "broken_rules": [public_rule(r, sch) for r in rules if r["violations"] > tol],
+    }
+    return [metric("fidelity", "fidelity.missing_rate_similarity", rates["score"], "maximize"),
+            metric("fidelity", "fidelity.co_missingness_similarity", co["score"], "maximize"),
+            metric("fidelity", "fidelity.missingness_rules_kept", kept, "maximize")]
+
+
 # ----------------------------------------------------------------- tails
 def _rare(ctx: EvalContext, threshold: float) -> pd.DataFrame:
     key = ("rare_categories", threshold)
@@ -504,6 +534,7 @@ FAMILIES: dict[str, tuple[Family | str, str, tuple[str, ...]]] = {
     "detection": (detection_family, "detection", ()),
     "association": (association_family, "association", ()),
     "validity": (validity_family, "validity", ()),
+    "missingness": (missingness_family, "missingness", ()),
     "tails": (tails_family, "tails", ()),
     "segments": (segments_family, "segments", ()),
     "attacks": ("attacks.run:attack_metrics", "attacks", ("holdout", "reference")),
@@ -606,6 +637,6 @@ def score(ctx: EvalContext, settings: dict[str, Any]) -> tuple[list[dict], dict[
     return rows, errors, timings
 
 
-__all__ = ["ENTRY_POINT_GROUP", "FAMILIES", "NEEDS", "missing_needs", "association_family", "bin_subgroup", "detection_family",
+__all__ = ["ENTRY_POINT_GROUP", "FAMILIES", "NEEDS", "missing_needs", "missingness_family", "association_family", "bin_subgroup", "detection_family",
            "families", "fidelity_family", "resolve", "score", "segments_family", "tails_family",
            "utility_family", "validity_family"]
