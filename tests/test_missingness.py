@@ -56,3 +56,19 @@ def test_a_broken_missing_category_rule_is_named(fair):
     metrics, rec = evaluate(train=real, synthetic=ident, schema=sch, settings={"missingness": {}})
     assert rec["missingness"]["broken_rules"] == []
     assert metrics.set_index("metric")["value"]["fidelity.missingness_rules_kept"] == 1.0
+
+
+def test_a_missingness_constraint_is_checked_on_every_row(fair):
+    """A constraint about missingness counts the rows with NaN (skipping them used to catch only half)."""
+    from bench.metrics.validity import constraint_mask
+
+    f, sch = _with_lab_and_cause(fair)
+    real = sch.coerce(f.iloc[:3000])
+    rule = "cause.isna() == (had_affair == 'no')"
+    assert constraint_mask(real, rule, sch).all()
+    broken = real.copy()
+    rows = broken.index[:100]
+    broken.loc[rows, "cause"] = np.where(broken.loc[rows, "cause"].isna(), "a", None)  # flip the rule on 100 rows
+    assert (~constraint_mask(broken, rule, sch)).sum() == 100
+    # an ordinary constraint still skips rows whose referenced values are missing
+    assert constraint_mask(real, "lab > -100", sch).all()

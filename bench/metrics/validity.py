@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -11,6 +13,7 @@ from bench.data.schema import Schema
 
 
 FD_ARROW = "->"
+NAN_AWARE = re.compile(r"\b(isna|notna|isnull|notnull)\s*\(")
 
 
 def quote_columns(expr: str, columns: list[str]) -> str:
@@ -44,7 +47,10 @@ def constraint_mask(table: pd.DataFrame, expr: str, schema: Schema,
         ``b``, with the mapping read from ``real`` (its most frequent ``b`` per
         ``a``), e.g. ``"education -> education-num"`` on Adult.
     A row whose referenced columns are missing (NaN), or whose ``a`` value the
-    real table never shows, is not counted as a violation.
+    real table never shows, is not counted as a violation, unless the
+    expression is about missingness itself (it calls ``isna``, ``notna``,
+    ``isnull`` or ``notnull``, e.g. ``"cause.isna() == (status == 'alive')"``):
+    such a constraint is evaluated on every row.
 
     Args:
         table: (m, d) table with the schema's columns.
@@ -79,6 +85,8 @@ def constraint_mask(table: pd.DataFrame, expr: str, schema: Schema,
     res = pd.Series(res, index=table.index) if np.ndim(res) else pd.Series(bool(res), index=table.index)
     if not pd.api.types.is_bool_dtype(res):
         raise ConfigError(f"constraint {expr!r} is not a boolean expression")
+    if NAN_AWARE.search(expr):
+        return res.fillna(False).to_numpy(dtype=bool)
     missing = table[used].isna().any(axis=1) if used else pd.Series(False, index=table.index)
     return (res | missing).to_numpy(dtype=bool)
 
