@@ -280,7 +280,8 @@ def load_csv(*, path: str, schema: Mapping[str, Any] | None = None,
         EmptyTableError: if the file has no rows.
     """
     if path in (None, ""):
-        raise ConfigError("dataset.path is required for the csv dataset (a .csv or .parquet file)")
+        raise ConfigError("dataset.path is required for the csv dataset: pass dataset.path=<file.csv or "
+                          "file.parquet> (and dataset.name=<label> for the results)")
     p = Path(str(path)).expanduser()
     if not p.is_file():
         raise DataNotFoundError(f"dataset.path={str(p)!r} does not exist")
@@ -300,4 +301,8 @@ def load_csv(*, path: str, schema: Mapping[str, Any] | None = None,
         raise SchemaError(
             "the csv dataset needs dataset.schema.columns ({column: kind}) or dataset.sdv_metadata"
         )
+    left_out = [c for c in df.columns if c not in sch.columns]
+    if left_out:
+        log.warning("dataset %r: %d column(s) of %s are not in the schema and are dropped: %s", name,
+                    len(left_out), p.name, ", ".join(map(str, left_out)))
     return _finish(name, df, sch, max_rows, split)

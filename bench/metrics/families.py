@@ -179,8 +179,11 @@ def utility_family(ctx: EvalContext, cfg: Any) -> list[dict]:
     constant classifier it trains) and ``utility.synthetic_target_classes`` 1.
     """
     if ctx.schema.target is None:
+        why = "no target column declared (schema.target): TSTR/TRTR needs a prediction task"
+        ctx.run_record().setdefault("skipped", {})["utility"] = why
+        log.info("metric family utility skipped: %s", why)
         return []
-    models = list(getattr(cfg, "models", None) or ["hgb", "logreg"])
+    models = list(_get(cfg, "models", None) or ["hgb", "logreg"])
     res = tstr_trtr(train=ctx.splits.train, holdout=ctx.splits.holdout, synthetic=ctx.synthetic,
                     schema=ctx.schema, models=models, seed=ctx.seed)
     # how many target classes the synthetic table kept: 1 means TSTR is the constant
