@@ -351,16 +351,17 @@ def test_settings_are_checked_and_named(fair):
     with pytest.raises(ConfigError, match=f"reference split has {len(ctx.splits.reference)}"):
         audit_metrics(ctx, {"shadow": {**SMALL, "n_train": 5000}})
     assert audit_metrics(ctx, {}) == []  # off unless attacks.shadow.enabled
-    # the attacks family accepts the full config (shadow/audit blocks) without error
-    from attacks.settings import settings
-
+    # the attacks family accepts the full config (the shadow/audit blocks belong to the audit family)
     import yaml
+
+    from attacks.settings import settings
 
     full = yaml.safe_load((ROOT / "conf" / "attacks" / "full.yaml").read_text())
     full = {k: v for k, v in full.items() if k != "defaults"}
     for k in ("cache", "cache_dir", "cache_refresh"):
         full["shadow"].pop(k)
-    assert settings(full)["shadow"]["enabled"] is True
+    assert "shadow" not in settings(full)
+    assert audit_settings(full)["shadow"]["enabled"] is True
 
 
 def test_noise_calibration_is_computed_once_per_argument_set(monkeypatch):
