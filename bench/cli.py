@@ -13,6 +13,7 @@ aggregates them.
 
 from __future__ import annotations
 
+import sys
 import uuid
 from pathlib import Path
 
@@ -43,6 +44,9 @@ def main(cfg: DictConfig) -> float | None:
     record = TASKS[task](cfg, outdir)
     if HydraConfig.get().mode.name == "RUN":
         aggregate(outdir)
+        if record["status"] != "ok":  # a single run that failed exits non-zero, with its named error
+            print(f"tailbench: the run {record['status']}: {record['error']}", file=sys.stderr)
+            sys.exit(1)
     return 0.0 if record["status"] == "ok" else None
 
 

@@ -123,3 +123,25 @@ def test_tailbench_report_reaggregates(tmp_path):
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "| fair | independent |" in proc.stdout and (tmp_path / "comparison.md").exists()
+
+
+def test_a_failing_single_run_exits_non_zero_with_its_named_error(tmp_path):
+    proc = _tailbench("profile=fast", "generator._target_=tests.planted.RaisingGenerator",
+                      f"hydra.run.dir={tmp_path}", cwd=ROOT)
+    assert proc.returncode == 1, proc.stderr[-1000:]
+    assert "RuntimeError: planted failure in fit" in proc.stderr
+    assert json.loads((tmp_path / "run.json").read_text())["status"] == "failed"  # the row is still written
+    ok = _tailbench("profile=fast", "generator=independent", f"hydra.run.dir={tmp_path / 'ok'}", cwd=ROOT)
+    assert ok.returncode == 0, ok.stderr[-1000:]
+
+
+def test_a_multirun_exits_non_zero_only_when_every_job_failed(tmp_path):
+    mixed = _tailbench("-m", "profile=fast", "generator=identity",
+                       "generator._target_=bench.generators.baselines.IdentityGenerator,tests.planted.RaisingGenerator",
+                       f"hydra.sweep.dir={tmp_path / 'mixed'}", cwd=ROOT)
+    assert mixed.returncode == 0, mixed.stderr[-1000:]
+    assert "1 of 2 jobs failed" in mixed.stdout
+    every = _tailbench("-m", "profile=fast", "generator._target_=tests.planted.RaisingGenerator", "seed=0,1",
+                       f"hydra.sweep.dir={tmp_path / 'every'}", cwd=ROOT)
+    assert every.returncode == 1 and "every job of the sweep failed" in every.stderr
+    assert "2 of 2 jobs failed" in every.stdout
