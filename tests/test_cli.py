@@ -145,3 +145,26 @@ def test_a_multirun_exits_non_zero_only_when_every_job_failed(tmp_path):
                        f"hydra.sweep.dir={tmp_path / 'every'}", cwd=ROOT)
     assert every.returncode == 1 and "every job of the sweep failed" in every.stderr
     assert "2 of 2 jobs failed" in every.stdout
+
+
+def test_one_command_sweeps_epsilon_over_dp_and_reference_generators(tmp_path):
+    """epsilon is a top-level axis: DP generators take every value, the others run once (ε shown as —)."""
+    from hydra_plugins.tailbench_sweeper.tailbench_sweeper import drop_repeated_non_dp
+
+    jobs = [[f"generator={g}", f"epsilon={e}", f"seed={s}"] for g in ("identity", "dp_marginals")
+            for e in ("1", "4", "inf") for s in ("0", "1")]
+    kept = drop_repeated_non_dp(jobs, None)
+    assert [j for j in kept if j[0] == "generator=identity"] == [["generator=identity", "epsilon=1", "seed=0"],
+                                                                 ["generator=identity", "epsilon=1", "seed=1"]]
+    assert len([j for j in kept if j[0] == "generator=dp_marginals"]) == 6
+    sweep = tmp_path / "sweep"
+    proc = _tailbench("-m", "profile=fast", "generator=identity,independent,dp_marginals", "epsilon=1,inf",
+                      "seed=0", f"hydra.sweep.dir={sweep}", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(list(sweep.glob("*/run.json"))) == 4  # identity, independent once; dp_marginals twice
+    table = pd.read_csv(sweep / "comparison.csv", dtype=str)
+    got = sorted(zip(table["generator"], table["epsilon"], table["runs"]))
+    assert got == [("dp_marginals", "1", "1/1"), ("dp_marginals", "inf", "1/1"), ("identity", "—", "1/1"),
+                   ("independent", "—", "1/1")]
+    runs = [json.loads(p.read_text()) for p in sweep.glob("*/run.json")]
+    assert {r["epsilon"] for r in runs if r["generator"] == "dp_marginals"} == {1.0, "inf"}
