@@ -234,17 +234,23 @@ def test_identity_is_caught_and_dp_marginals_is_not(fair):
 
 
 def test_planted_dishonest_generator_is_flagged_honest_one_is_not(fair):
-    """Both claim epsilon = 1 at the same settings; the one copying half its rows from training is flagged."""
+    """Both claim epsilon = 1 at the same settings; the one copying half its rows from training is flagged.
+
+    More validation and test games than SMALL: with 30 / 100 the target chosen on the validation games
+    reached eps_lb 0.98 on the test games for this seed after dp_marginals' noise moved to the NoiseSource
+    (the leak and the threshold are unchanged; the audit needs the power).
+    """
+    games = {**SMALL, "games": {"train": 40, "val": 60, "test": 200}}
     leaky = _ctx(fair, lambda: LeakyMarginals(epsilon=1.0, leak=0.5, random_state=0))
-    rows = A.audit_metrics(leaky, {"shadow": SMALL})
+    rows = A.audit_metrics(leaky, {"shadow": games})
     m = {r["metric"]: r["value"] for r in rows if r["subgroup"] == "all"}
     rec = leaky.cache["run_record"]
     assert rec["audit"]["claim"]["epsilon"] == 1.0
     assert m["privacy.epsilon_lower_bound"] > 1.0
     assert m["privacy.audit_flagged"] == 1.0 and rec["audit_flagged"] is True
-    assert rec["audit"]["audit"]["test_counts"]["n_in"] == 50
+    assert rec["audit"]["audit"]["test_counts"]["n_in"] == 100
     honest = _ctx(fair, lambda: make_generator("dp_marginals", epsilon=1.0, random_state=0))
-    rows = A.audit_metrics(honest, {"shadow": SMALL})
+    rows = A.audit_metrics(honest, {"shadow": games})
     m = {r["metric"]: r["value"] for r in rows if r["subgroup"] == "all"}
     assert m["privacy.epsilon_lower_bound"] <= 1.0
     assert m["privacy.audit_flagged"] == 0.0 and honest.cache["run_record"]["audit_flagged"] is False
