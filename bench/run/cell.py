@@ -27,7 +27,8 @@ from bench.data.export import restore_types, write_table
 from bench.results import metric, read_run, write_run
 from bench.run.cache import Cache, generator_key
 from bench.run.record import (as_epsilon, config_hash, deadline, git_commit, hydra_choice, hydra_overrides,
-                              package_versions, peak_mb, quiet_library_loggers, recording_failures, set_threads)
+                              package_versions, peak_mb, privacy_record, quiet_library_loggers, recording_failures,
+                              set_threads)
 
 log = logging.getLogger("tailbench")
 
@@ -164,7 +165,9 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
             splits = cache.splits(dataset)
             record["split_sizes"] = splits.sizes()
             gen = build_generator(gen_cfg, seed, top_eps)
-            record["generator"] = getattr(gen, "name", record["generator"])
+            # the config's name labels the run (two recipes of one class, e.g. dp_ctgan and
+            # dp_ctgan_adult_tuned, stay apart in the tables); else the class's registered name
+            record["generator"] = str(gen_cfg.get("name") or getattr(gen, "name", record["generator"]))
             record["epsilon"] = as_epsilon(getattr(gen, "epsilon", None))
             n = int(cfg.run.get("n_synthetic") or len(splits.train))
             key = generator_key("synthetic", gen, seed, dataset.fingerprint, n)
@@ -194,9 +197,7 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
                     record["cache"] = {"synthetic": "stored", "key": key}
             save_synthetic(cfg.run.get("save_synthetic"), gen, synthetic, dataset, outdir, record)
             if spent is not None:
-                record.update(epsilon_spent=spent["epsilon"], delta=spent["delta"],
-                              accountant=spent["accountant"], dp_scope=spent["scope"],
-                              dp_full_scope=spent["full_scope"], dp_notes=spent.get("notes", []))
+                record.update(privacy_record(spent))
             # the one evaluation path, as for a table from any tool (bench.api.evaluate)
             metrics, details = evaluate(train=splits.train, holdout=splits.holdout, reference=splits.reference,
                                         synthetic=synthetic, schema=dataset.schema, settings=metric_settings(cfg),

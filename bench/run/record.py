@@ -170,3 +170,23 @@ def hydra_choice(group: str) -> str | None:
     except ValueError:
         return None
 
+
+# PrivacySpent fields that keep their historical run.json names; every other field is dp_<field>.
+_PRIVACY_KEYS = {"epsilon": "epsilon_spent", "delta": "delta", "accountant": "accountant", "scope": "dp_scope",
+                 "full_scope": "dp_full_scope", "notes": "dp_notes"}
+
+
+def privacy_record(spent: dict) -> dict:
+    """run.json fields for a generator's :class:`~bench.generators.base.PrivacySpent` (as a dict).
+
+    Every field is kept: ``epsilon`` -> ``epsilon_spent``, ``delta``,
+    ``accountant``, ``scope``/``full_scope``/``notes`` -> ``dp_scope``/
+    ``dp_full_scope``/``dp_notes``, any other field ``f`` -> ``dp_f``
+    (``dp_neighbouring``, ``dp_delta_rationale``, ``dp_rng``,
+    ``dp_bounds_source``, ``dp_tuning_source``, ``dp_outside``), plus
+    ``dp_seeded`` (True when the noise followed the seed). Works on records
+    cached by older versions (fewer fields).
+    """
+    out = {_PRIVACY_KEYS.get(k, f"dp_{k}"): v for k, v in spent.items()}
+    out["dp_seeded"] = str(spent.get("rng", "")).startswith("seeded")
+    return out
