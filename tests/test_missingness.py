@@ -72,3 +72,19 @@ def test_a_missingness_constraint_is_checked_on_every_row(fair):
     assert (~constraint_mask(broken, rule, sch)).sum() == 100
     # an ordinary constraint still skips rows whose referenced values are missing
     assert constraint_mask(real, "lab > -100", sch).all()
+
+
+def test_a_generator_writing_nan_into_a_never_missing_column_fails_validity(fair):
+    from bench.metrics.validity import validity
+
+    f, sch = _with_lab_and_cause(fair)
+    real = sch.coerce(f.iloc[:3000])
+    syn = real.copy()
+    syn.loc[syn.index[:150], "had_affair"] = np.nan  # the target: never missing in the real table
+    res = validity(syn, sch, real=real)
+    assert res["missing"] == pytest.approx(1 - 150 / len(syn)) and res["by_column"]["had_affair"]["missing"] == 150
+    assert validity(real, sch, real=real)["missing"] == 1.0  # lab and cause are missing in the real table
+    # a declared nullable column may be missing even where the real rows never are
+    d = sch.to_dict()
+    d["nullable"] = ["had_affair"]
+    assert validity(syn, Schema.from_dict(d), real=real)["missing"] == 1.0

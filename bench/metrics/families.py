@@ -27,7 +27,7 @@ Families and their metric keys (direction in brackets):
 * ``association``: ``fidelity.association_distance`` [minimize],
   ``fidelity.association_mean_abs_diff`` [minimize]; run record ``worst_pairs``.
 * ``validity``: ``fidelity.validity`` and ``fidelity.validity_{bounds,domain,
-  kinds,constraints}`` [maximize]; run record ``validity``.
+  kinds,missing,constraints}`` [maximize]; run record ``validity``.
 * ``missingness``: ``fidelity.missing_rate_similarity``,
   ``fidelity.co_missingness_similarity``, ``fidelity.missingness_rules_kept``
   [maximize]; run record ``missingness`` (per column, worst pairs, the real
@@ -283,7 +283,7 @@ def validity_family(ctx: EvalContext, cfg: Any) -> list[dict]:
     n = res["n_rows"]
     lo, hi = wilson_interval(res["n_valid"], n)
     rows = [metric("fidelity", "fidelity.validity", res["validity"], "maximize", ci_low=lo, ci_high=hi)]
-    for comp in ("bounds", "domain", "kinds", "constraints"):
+    for comp in ("bounds", "domain", "kinds", "missing", "constraints"):
         k = res["n_valid_by_component"][comp]
         lo, hi = wilson_interval(k, n)
         rows.append(metric("fidelity", f"fidelity.validity_{comp}", res[comp], "maximize",

@@ -102,6 +102,9 @@ def validity(table: pd.DataFrame, schema: Schema, real: pd.DataFrame | None = No
         ``True``/``False``; columns without a declared domain are not checked);
       * ``kinds``: numerical values finite, and integers where the real column
         is integer-typed (needs ``real``);
+      * ``missing``: no missing value in a column that may not be missing: one
+        neither declared ``nullable`` in the schema nor missing anywhere in
+        ``real`` (a generator that writes NaN into a never-missing target fails);
       * ``constraints``: every expression in ``schema.constraints`` +
         ``extra_constraints`` holds (see :func:`constraint_mask`).
     ``validity`` is the share of rows valid on all four.
@@ -121,15 +124,22 @@ def validity(table: pd.DataFrame, schema: Schema, real: pd.DataFrame | None = No
         (per column) and Data Validity property.
     """
     m = len(table)
-    bad = {k: np.zeros(m, bool) for k in ("bounds", "domain", "kinds", "constraints")}
+    bad = {k: np.zeros(m, bool) for k in ("bounds", "domain", "kinds", "missing", "constraints")}
+    may_miss = set(getattr(schema, "nullable", []) or [])
+    if real is not None:
+        may_miss |= {c for c in schema.columns if c in real.columns and real[c].isna().any()}
     by_column: dict[str, dict[str, int]] = {}
 
     def note(col: str, key: str, mask: np.ndarray) -> None:
         if mask.any():
-            by_column.setdefault(col, {"out_of_bounds": 0, "out_of_domain": 0, "wrong_kind": 0})[key] = int(
-                mask.sum())
+            by_column.setdefault(col, {"out_of_bounds": 0, "out_of_domain": 0, "wrong_kind": 0,
+                                       "missing": 0})[key] = int(mask.sum())
 
     for col, kind in schema.columns.items():
+        if kind != "id" and col not in may_miss:
+            miss = table[col].isna().to_numpy()
+            bad["missing"] |= miss
+            note(col, "missing", miss)
         if kind == "numerical":
             x = pd.to_numeric(table[col], errors="coerce").to_numpy(float)
             nonfinite = np.isinf(x) | (table[col].notna().to_numpy() & np.isnan(x))
