@@ -219,29 +219,99 @@ def ok_cell_metrics(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     return metrics[metrics["run_id"].isin(set(keep))]
 
 
+# Overrides that never make two runs different cells: the row keys themselves, the seed (averaged over),
+# and settings that change no number (where results go, caching, resuming, threads, time limits).
+ROW_KEYS = ("dataset", "generator", "epsilon", "generator.epsilon", "seed")
+_NEUTRAL = ("hydra", "paths.", "cache.", "run.resume", "run.timeout_s", "run.save_synthetic", "threads", "name",
+            "experiment")
+
+
+def run_parameters(runs: pd.DataFrame) -> pd.DataFrame:
+    """Each run's command-line overrides as columns (one row per run, index = ``run_id``; missing: ``—``).
+
+    Row keys, the seed and settings that change no number are left out
+    (:data:`ROW_KEYS`, and keys starting with ``hydra``, ``paths.``, ``cache.``, ...).
+    """
+    rows = []
+    for r in runs.to_dict("records") if not runs.empty and "run_id" in runs.columns else []:
+        d = {}
+        for o in r.get("overrides") if isinstance(r.get("overrides"), (list, tuple, np.ndarray)) else []:
+            k, _, v = str(o).partition("=")
+            k = k.lstrip("+~")
+            if k in ROW_KEYS or k.startswith(_NEUTRAL):
+                continue
+            d[k] = v
+        rows.append({"run_id": r["run_id"], **d})
+    return pd.DataFrame(rows).set_index("run_id").fillna("—") if rows else pd.DataFrame()
+
+
+def swept_parameters(runs: pd.DataFrame) -> list[str]:
+    """The parameters whose value differs between the sweep's benchmark cells (benchopt's convention:
+    each becomes a column of the comparison table instead of being averaged over)."""
+    params = run_parameters(cell_runs(runs))
+    return sorted(c for c in params.columns if params[c].nunique(dropna=False) > 1)
+
+
+def _with_parameters(frame: pd.DataFrame, runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``frame`` (with a ``run_id`` column) plus one column per swept parameter in ``keys``."""
+    if not keys:
+        return frame
+    params = run_parameters(runs).reindex(columns=keys).fillna("—")
+    return frame.merge(params, left_on="run_id", right_index=True, how="left").fillna({k: "—" for k in keys})
+
+
+SUMMARY_COLUMNS = ("dataset", "generator", "epsilon", "family", "metric", "subgroup", "direction", "mean", "std",
+                   "n", "ci_low", "ci_high")
+
+
+def parameter_columns(frame: pd.DataFrame) -> list[str]:
+    """The swept-parameter columns of a :func:`summarize` or :func:`comparison_table` frame (in order)."""
+    fixed = set(SUMMARY_COLUMNS) | {"runs", "eps spent"} | {f"{label} {a}".strip() for _, _, label in TABLE_COLUMNS
+                                                         for a in (*ARROW.values(), "")}
+    return [c for c in frame.columns if c not in fixed]
+
+
+def fold_parameters(summary: pd.DataFrame) -> pd.DataFrame:
+    """``summary`` with its swept parameters folded into the generator label (``ctgan (generator.epochs=50)``)
+    and their columns dropped, for views (the plots) that tell configurations apart by generator alone."""
+    params = parameter_columns(summary)
+    if summary.empty or not params:
+        return summary
+    out = summary.copy()
+    extra = [", ".join(f"{k}={v}" for k, v in zip(params, vals) if v != "—")
+             for vals in out[params].itertuples(index=False)]
+    out["generator"] = [f"{g} ({e})" if e else g for g, e in zip(out["generator"], extra)]
+    return out.drop(columns=params)
+
+
 def summarize(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     """Mean, std and count over seeds of every (group, metric, subgroup).
 
-    Only ok benchmark cells count: a failed run's partial values are listed
-    with its error, not averaged in.
+    A group is a dataset x generator x epsilon and a value of every swept
+    parameter (:func:`swept_parameters`): only seeds are averaged. Only ok
+    benchmark cells count: a failed run's partial values are listed with its
+    error, not averaged in.
 
     Returns:
-        Long frame ``dataset, generator, epsilon, family, metric, subgroup,
-        direction, mean, std, n, ci_low, ci_high`` (the interval columns are
-        the means over seeds of each run's interval bounds).
+        Long frame ``dataset, generator, epsilon, <swept parameters>, family,
+        metric, subgroup, direction, mean, std, n, ci_low, ci_high`` (the
+        interval columns are the means over seeds of each run's interval bounds).
     """
+    swept = swept_parameters(runs) if not runs.empty else []
+    cols = [*SUMMARY_COLUMNS[:3], *swept, *SUMMARY_COLUMNS[3:]]
     if metrics.empty:
-        return pd.DataFrame(columns=["dataset", "generator", "epsilon", "family", "metric",
-                                     "subgroup", "direction", "mean", "std", "n", "ci_low", "ci_high"])
+        return pd.DataFrame(columns=cols)
     m = ok_cell_metrics(runs, metrics).copy()
     if m.empty:
-        return summarize(runs.iloc[0:0], metrics.iloc[0:0])
+        return pd.DataFrame(columns=cols)
     m["epsilon"] = m["epsilon"].map(_float)
     m["eps_key"] = m["epsilon"].map(_eps_label)
-    g = m.groupby(["dataset", "generator", "eps_key", "family", "metric", "subgroup", "direction"], dropna=False)
+    m = _with_parameters(m, runs, swept)
+    g = m.groupby(["dataset", "generator", "eps_key", *swept, "family", "metric", "subgroup", "direction"],
+                  dropna=False)
     out = g.agg(mean=("value", "mean"), std=("value", "std"), n=("value", "count"),
                 ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean")).reset_index()
-    return out.rename(columns={"eps_key": "epsilon"})
+    return out.rename(columns={"eps_key": "epsilon"})[cols]
 
 
 def _eps_label(e: Any) -> str:
@@ -264,12 +334,14 @@ def comparison_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     followed its seed (the guarantee then assumes the seed is secret).
     """
     summ = summarize(runs, metrics)
+    swept = swept_parameters(runs) if not runs.empty else []
     runs = cell_runs(runs)
     if runs.empty:
         return pd.DataFrame()
-    r = runs.copy()
+    r = _with_parameters(runs.copy(), runs, swept)
     r["epsilon_key"] = r.get("epsilon", pd.Series([None] * len(r))).map(_eps_label)
-    keys = ["dataset", "generator", "epsilon_key"]
+    keys = ["dataset", "generator", "epsilon_key", *swept]
+    row_keys = ["dataset", "generator", "epsilon", *swept]
     base = r.groupby(keys, dropna=False).agg(
         ok=("status", lambda s: int((s == "ok").sum())), total=("status", "size")).reset_index()
     table = base.rename(columns={"epsilon_key": "epsilon"})
@@ -283,7 +355,7 @@ def comparison_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
         spent = spent.reset_index().rename(columns={"epsilon_key": "epsilon", "epsilon_spent": "eps spent"})
         if full is not None:
             fl = full.reset_index().rename(columns={"epsilon_key": "epsilon", "dp_full_scope": "_full"})
-            spent = spent.merge(fl, on=["dataset", "generator", "epsilon"], how="left")
+            spent = spent.merge(fl, on=row_keys, how="left")
             # epsilon = inf claims nothing: "inf" needs no mark
             spent["eps spent"] = [v if (v in ("—", "inf") or f) else f"{v} (partial)"
                                   for v, f in zip(spent["eps spent"], spent["_full"])]
@@ -292,12 +364,11 @@ def comparison_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
             # a seeded run's guarantee assumes the seed (written to run.json) is secret: marked like a partial one
             sd = r.groupby(keys, dropna=False)["dp_seeded"].agg(lambda s: any(_true(x) for x in s.dropna()))
             sd = sd.reset_index().rename(columns={"epsilon_key": "epsilon", "dp_seeded": "_seeded"})
-            spent = spent.merge(sd, on=["dataset", "generator", "epsilon"], how="left")
+            spent = spent.merge(sd, on=row_keys, how="left")
             spent["eps spent"] = [f"{v} (seeded)" if (v != "—" and _true(sd_)) else v
                                   for v, sd_ in zip(spent["eps spent"], spent["_seeded"])]
             spent = spent.drop(columns="_seeded")
-        table = table.merge(spent, on=["dataset", "generator", "epsilon"], how="left")
-    keys3 = ["dataset", "generator", "epsilon"]
+        table = table.merge(spent, on=row_keys, how="left")
     for name, sub, label in TABLE_COLUMNS:
         sel = summ[(summ["metric"] == name) & (summ["subgroup"] == sub)]
         if sel.empty:
@@ -305,18 +376,18 @@ def comparison_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
         direction = sel["direction"].iloc[0]
         col = f"{label} {ARROW.get(direction, '')}".strip()
         if name == "privacy.audit_flagged":
-            cells = _audit_cells(summ, sel)
+            cells = _audit_cells(summ, sel, row_keys)
         elif name.startswith("privacy."):
             cells = sel.assign(cell=[_fmt_ci(r.mean, r.std, r.n, r.ci_low, r.ci_high) for r in sel.itertuples()])
-            cells = _with_marks(cells, summ, name, sub)
+            cells = _with_marks(cells, summ, name, sub, row_keys)
             if name == "privacy.epsilon_lower_bound":
-                cells = _with_resolution(cells, summ)
+                cells = _with_resolution(cells, summ, row_keys)
         else:
             cells = sel.assign(cell=[_fmt(a, b, n) for a, b, n in zip(sel["mean"], sel["std"], sel["n"])])
-        table = table.merge(cells[keys3 + ["cell"]].rename(columns={"cell": col}), on=keys3, how="left")
+        table = table.merge(cells[row_keys + ["cell"]].rename(columns={"cell": col}), on=row_keys, how="left")
     table = table.fillna("—")
     table["_eps"] = table["epsilon"].map(lambda e: -1.0 if e == "—" else _float(e))
-    table = table.sort_values(["dataset", "generator", "_eps"]).drop(columns="_eps")
+    table = table.sort_values(["dataset", "generator", "_eps", *swept]).drop(columns="_eps")
     return table.reset_index(drop=True)
 
 
@@ -328,9 +399,8 @@ def _fmt_ci(mean: float, std: float, n: int, lo: float, hi: float, digits: int =
     return f"{s} [{lo:.{min(digits, 2)}f}, {hi:.{min(digits, 2)}f}]"
 
 
-def _with_marks(cells: pd.DataFrame, summ: pd.DataFrame, name: str, sub: str) -> pd.DataFrame:
+def _with_marks(cells: pd.DataFrame, summ: pd.DataFrame, name: str, sub: str, keys3: list[str]) -> pd.DataFrame:
     """Append :data:`FLAG_MARKS` to cells whose flag metric was raised in some seed (its max over seeds is 1)."""
-    keys3 = ["dataset", "generator", "epsilon"]
     cells = cells.copy()
     for suffix, mark in FLAG_MARKS:
         flag = summ[(summ["metric"] == name + suffix) & (summ["subgroup"] == sub)]
@@ -342,9 +412,8 @@ def _with_marks(cells: pd.DataFrame, summ: pd.DataFrame, name: str, sub: str) ->
     return cells
 
 
-def _with_resolution(cells: pd.DataFrame, summ: pd.DataFrame) -> pd.DataFrame:
+def _with_resolution(cells: pd.DataFrame, summ: pd.DataFrame, keys3: list[str]) -> pd.DataFrame:
     """``eps LB`` cells with the audit's resolution beside the bound: ``1.23 (max 2.03)``."""
-    keys3 = ["dataset", "generator", "epsilon"]
     res = summ[(summ["metric"] == "privacy.audit_resolution") & (summ["subgroup"] == "all")]
     if res.empty:
         return cells
@@ -355,20 +424,19 @@ def _with_resolution(cells: pd.DataFrame, summ: pd.DataFrame) -> pd.DataFrame:
     return cells
 
 
-def _audit_cells(summ: pd.DataFrame, flagged: pd.DataFrame) -> pd.DataFrame:
+def _audit_cells(summ: pd.DataFrame, flagged: pd.DataFrame, keys3: list[str]) -> pd.DataFrame:
     """The audit column: ``flagged k/n``, ``not flagged`` or ``not testable (max r)`` per row.
 
     ``flagged`` rows hold the mean over the *testable* seeds (NaN is not testable),
     ``privacy.audit_testable`` the share of testable seeds.
     """
-    keys3 = ["dataset", "generator", "epsilon"]
     test = summ[(summ["metric"] == "privacy.audit_testable") & (summ["subgroup"] == "all")]
     res = summ[(summ["metric"] == "privacy.audit_resolution") & (summ["subgroup"] == "all")]
     tmap = {tuple(k): (v, n) for k, v, n in zip(test[keys3].itertuples(index=False), test["mean"], test["n"])}
     rmap = dict(zip(res[keys3].itertuples(index=False), res["mean"]))
     out = []
-    for r in flagged.itertuples():
-        k = (r.dataset, r.generator, r.epsilon)
+    for k, r in zip(flagged[keys3].itertuples(index=False), flagged.itertuples()):
+        k = tuple(k)
         share, n_all = tmap.get(k, (1.0, r.n))
         n_test = int(round(share * n_all)) if not math.isnan(_float(share)) else 0
         if n_test == 0:
@@ -463,8 +531,12 @@ def aggregate(sweep_dir: Path, quiet: bool = False, tables: SweepTables | None =
     summ, table, fails = t.summary, t.table, t.failures
     atomic_write_parquet(sweep_dir / "summary.parquet", summ)
     atomic_write_text(sweep_dir / "comparison.csv", table.to_csv(index=False))
-    md = [f"# Comparison: {sweep_dir.name}\n", TABLE_NOTE + "\n",
-          to_markdown(table)]
+    md = [f"# Comparison: {sweep_dir.name}\n", TABLE_NOTE + "\n"]
+    params = parameter_columns(table)
+    if params:
+        md.append("Rows also differ in " + ", ".join(f"`{p}`" for p in params)
+                  + " (swept in this sweep; only seeds are averaged over).\n")
+    md.append(to_markdown(table))
     if not fails.empty:
         md += ["\n## Failed runs\n", to_markdown(fails)]
     text = "\n".join(md)

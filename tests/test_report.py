@@ -448,3 +448,27 @@ def test_screenshot_in_headless_chromium(real_sweep, tmp_path):
     assert img.size == (1200, 1600)
     # something was painted: many colours (text, table shading, plot bars), not a blank page
     assert len(img.getcolors(maxcolors=1 << 16) or range(1 << 16)) > 20
+
+
+def test_runs_differing_only_in_a_swept_parameter_are_two_rows(tmp_path):
+    """``generator.epochs=5,50`` makes two configurations: two table rows and two plot labels, not one mean."""
+    from bench.results import aggregate, fold_parameters, sweep_tables
+
+    for job, (epochs, seed, score) in enumerate([(5, 0, 0.60), (5, 1, 0.62), (50, 0, 0.80), (50, 1, 0.82)]):
+        ov = ["generator=ctgan", f"seed={seed}", f"generator.epochs={epochs}", "paths.output_dir=/x"]
+        _write(tmp_path / str(job), {"run_id": f"r{job}", "generator": "ctgan", "epsilon": None, "seed": seed,
+                                     "overrides": ov},
+               [metric("fidelity", "fidelity.quality_score", score, "maximize")])
+    table = aggregate(tmp_path, quiet=True)
+    assert len(table) == 2 and list(table["generator.epochs"]) == ["5", "50"]
+    assert list(table["runs"]) == ["2/2", "2/2"]
+    assert [c for c in table.columns if c.startswith("quality")] and "paths.output_dir" not in table.columns
+    quality = table[[c for c in table.columns if c.startswith("quality")][0]]
+    assert quality.str.startswith("0.61").iloc[0] and quality.str.startswith("0.81").iloc[1]
+    assert "`generator.epochs`" in (tmp_path / "comparison.md").read_text()
+    folded = fold_parameters(sweep_tables(tmp_path).summary)
+    assert set(folded["generator"]) == {"ctgan (generator.epochs=5)", "ctgan (generator.epochs=50)"}
+    assert set(load_sweep(tmp_path).summary["generator"]) == set(folded["generator"])  # what the plots label
+    assert report_main([str(tmp_path), "--quiet"]) == 0
+    header = [c for c, _ in parse((tmp_path / "report.html").read_text()).tables["cmp"][0]]
+    assert "generator.epochs" in header

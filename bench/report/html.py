@@ -27,7 +27,16 @@ import yaml
 
 from bench import __version__
 from bench.report import plots
-from bench.results import ARROW, TABLE_COLUMNS, TABLE_NOTE, SweepTables, atomic_write_text, sweep_tables
+from bench.results import (
+    ARROW,
+    TABLE_COLUMNS,
+    TABLE_NOTE,
+    SweepTables,
+    atomic_write_text,
+    fold_parameters,
+    parameter_columns,
+    sweep_tables,
+)
 
 MAX_ERROR_CHARS = 400
 MAX_CONFIG_LINES = 250
@@ -61,7 +70,8 @@ class SweepReport:
         sweep_dir: the sweep directory.
         runs: one row per run.json (flattened); ``dir`` is the job dir relative to the sweep.
         metrics: concatenated long-format metrics (see :data:`bench.results.METRIC_COLUMNS`).
-        summary: :func:`bench.results.summarize` of the metrics (mean/std/n over seeds).
+        summary: :func:`bench.results.summarize` of the metrics (mean/std/n over seeds), swept parameters
+            folded into the generator label (:func:`bench.results.fold_parameters`).
         columns, rows: the comparison table with numeric sort keys and best cells marked.
         failed: runs whose status is not ok, with their (truncated) error.
         metric_errors: metric families that failed inside ok runs.
@@ -113,8 +123,9 @@ def load_sweep(sweep_dir: Path, tables: SweepTables | None = None) -> SweepRepor
     """
     sweep_dir = Path(sweep_dir)
     t = tables if tables is not None else sweep_tables(sweep_dir)
-    runs, metrics, summary = t.runs, t.metrics, t.summary
-    columns, rows = table_model(t.table, summary)
+    runs, metrics = t.runs, t.metrics
+    columns, rows = table_model(t.table, t.summary)
+    summary = fold_parameters(t.summary)  # the plots tell configurations apart by the generator label
     failed = t.failures.copy()
     if "error" in failed.columns:
         failed["error"] = failed["error"].map(_clip)
@@ -155,17 +166,20 @@ def table_model(table: pd.DataFrame, summary: pd.DataFrame) -> tuple[list[Column
             columns.append(Column(str(h), name, sub, d))
         else:
             columns.append(Column(str(h)))
+    params = parameter_columns(table)
     means = {}
     if not summary.empty:
-        for r in summary.itertuples(index=False):
-            means[(r.dataset, r.generator, r.epsilon, r.metric, r.subgroup)] = r.mean
+        keys = ["dataset", "generator", "epsilon", *params, "metric", "subgroup"]
+        for k, m in zip(summary.reindex(columns=keys).itertuples(index=False), summary["mean"]):
+            means[tuple(k)] = m
     rows: list[list[Cell]] = []
     for rec in table.to_dict("records"):
         row = []
         for c in columns:
             v = rec[c.header]
             if c.metric is not None:
-                m = means.get((rec["dataset"], rec["generator"], rec["epsilon"], c.metric, c.subgroup), math.nan)
+                key = (rec["dataset"], rec["generator"], rec["epsilon"], *(rec[p] for p in params), c.metric, c.subgroup)
+                m = means.get(key, math.nan)
                 row.append(Cell(str(v), None if _nan(m) else float(m)))
             elif c.header == "epsilon":
                 e = plots.eps_value(v)
