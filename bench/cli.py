@@ -291,13 +291,26 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
 
 
 def code_hash(cls: type) -> str:
-    """SHA-256 (first 12 hex) of the source file defining ``cls`` ("" if unavailable).
+    """SHA-256 (first 12 hex) of the source defining ``cls`` ("" if unavailable).
 
     Part of the synthetic-table cache key, so editing a generator's code
-    invalidates its cached tables.
+    invalidates its cached tables. For tailbench's own generators that is the
+    defining file; for a generator from an outside package (an entry-point
+    plugin) it is every ``.py`` file of that package, since its mechanism
+    usually spans several modules.
     """
     try:
-        return hashlib.sha256(Path(inspect.getfile(cls)).read_bytes()).hexdigest()[:12]
+        path = Path(inspect.getfile(cls))
+        top = sys.modules.get(cls.__module__.split(".")[0])
+        root = Path(top.__file__).parent if top is not None and getattr(top, "__file__", None) else None
+        if root is None or cls.__module__.split(".")[0] == "bench" or root.name == "site-packages":
+            files = [path]
+        else:
+            files = sorted(root.rglob("*.py"))
+        h = hashlib.sha256()
+        for f in files:
+            h.update(f.read_bytes())
+        return h.hexdigest()[:12]
     except (TypeError, OSError):
         return ""
 
