@@ -3,8 +3,12 @@
 A lean version of ``experiment=epsilon_sweep`` for checking the trend: for each
 generator, epsilon and seed it fits the generator on the fixed training split,
 samples as many rows, and scores only the SDMetrics quality score (equal to
-SDMetrics' QualityReport, see tests/test_fidelity_sdmetrics.py) and the TSTR
-HistGradientBoosting ROC AUC on the real holdout. No attacks, no report. It
+SDMetrics' QualityReport, see tests/test_fidelity_sdmetrics.py), the TSTR
+HistGradientBoosting ROC AUC on the real holdout and the 2-way marginal error
+(:func:`bench.fidelity.two_way_marginal_error`: mean total variation distance
+of all 2-way marginals on the schema's public cells). Any registered generator
+works, plugins' included (``--models mst aim`` with tailbench-mbi installed).
+No attacks, no report. It
 prints mean ± std over seeds per epsilon, Spearman's rho of the means against
 the grid, whether the means rise monotonically (a drop up to ``--tol`` between
 neighbours counts as a tie), the largest drop between neighbouring means, and
@@ -19,6 +23,8 @@ Usage::
     TAILBENCH_DATA_DIR=../shared/data python scripts/epsilon_trend.py
     python scripts/epsilon_trend.py --models dp_ctgan --seeds 0 1 2 3 4 --max-rows 8000 \\
         --set dp_ctgan.epochs=100 --jobs 2
+    python scripts/epsilon_trend.py --models mst aim dp_tvae dp_ctgan dp_marginals \\
+        --epsilons 0.5 1 2 4 8 inf --max-rows 8000 --out results/trend/mbi.csv --table
 
 Issue 3: "fidelity and TSTR utility rise with epsilon on average across seeds".
 """
@@ -56,7 +62,7 @@ def one_cell(name: str, eps: float, seed: int, max_rows: int | None, kw: dict) -
     import torch
 
     torch.set_num_threads(1)
-    from bench.fidelity import RealProfile, quality_scores
+    from bench.fidelity import RealProfile, quality_scores, two_way_marginal_error
     from bench.generators.base import check_output, make_generator
     from bench.utility import tstr_trtr
 
@@ -69,8 +75,9 @@ def one_cell(name: str, eps: float, seed: int, max_rows: int | None, kw: dict) -
     quality = quality_scores(RealProfile.from_frame(sp.train, ds.schema), syn)["quality_score"]
     # a table that lost a target class scores the constant classifier (AUC 0.5), as in the sweep
     tstr = tstr_trtr(syn, sp.train, sp.holdout, ds.schema, models=["hgb"], seed=seed)["hgb"]["tstr_auc"]
+    twoway = two_way_marginal_error(sp.train, syn, ds.schema)["mean"]
     spent = gen.privacy_spent()
-    return dict(model=name, epsilon=eps, seed=seed, quality=quality, tstr=tstr, fit_s=fit_s,
+    return dict(model=name, epsilon=eps, seed=seed, quality=quality, tstr=tstr, twoway=twoway, fit_s=fit_s,
                 spent=spent.epsilon if spent else math.nan, n_train=len(sp.train))
 
 
@@ -92,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tol", type=float, default=0.0, help="a drop up to tol between neighbours counts as a tie")
     p.add_argument("--out", default=None, help="write every (model, epsilon, seed) score to this CSV")
     p.add_argument("--from-csv", default=None, help="re-print the statistics of an earlier --out CSV (no fits)")
+    p.add_argument("--table", action="store_true",
+                   help="also print one markdown table: model x epsilon, quality, TSTR AUC, 2-way TV (mean ± std)")
     args = p.parse_args(argv)
 
     import numpy as np
@@ -112,10 +121,18 @@ def main(argv: list[str] | None = None) -> int:
         df = pd.read_csv(args.from_csv)
     else:
         cells = [(m, e, s) for m in args.models for e in args.epsilons for s in args.seeds]
-        rows = Parallel(n_jobs=args.jobs)(delayed(one_cell)(m, e, s, max_rows, kw[m]) for m, e, s in cells)
+        rows = []
+        # results arrive as cells finish; --out is rewritten after each one, so a stopped run keeps its cells
+        for row in Parallel(n_jobs=args.jobs, return_as="generator_unordered")(
+                delayed(one_cell)(m, e, s, max_rows, kw[m]) for m, e, s in cells):
+            rows.append(row)
+            if args.out:
+                Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+                pd.DataFrame(rows).to_csv(args.out, index=False)
+        order = {c: i for i, c in enumerate(cells)}
         df = pd.DataFrame(rows)
-        if args.out:
-            df.to_csv(args.out, index=False)
+        df = df.iloc[sorted(range(len(df)), key=lambda i: order[(df["model"].iloc[i], df["epsilon"].iloc[i],
+                                                                   df["seed"].iloc[i])])].reset_index(drop=True)
     print(f"UCI Adult, {df['n_train'].iloc[0]} training rows, seeds {sorted(df['seed'].unique().tolist())}, "
           f"settings {kw}, {time.perf_counter() - t0:.0f} s wall")
     over = df[np.isfinite(df["epsilon"])]
@@ -125,10 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     for m, g in df.groupby("model", sort=False):
         agg = g.groupby("epsilon").agg(q=("quality", "mean"), qs=("quality", "std"),
                                        u=("tstr", "mean"), us=("tstr", "std"), fit=("fit_s", "mean"))
+        tw = g.groupby("epsilon")["twoway"].agg(["mean", "std"]) if "twoway" in g else None
         print(f"\n{m}  (mean fit {agg['fit'].mean():.0f} s)")
-        print(f"{'epsilon':>8} {'quality':>15} {'TSTR AUC':>15}")
+        print(f"{'epsilon':>8} {'quality':>15} {'TSTR AUC':>15}" + (f" {'2-way TV':>15}" if tw is not None else ""))
         for e, r in agg.iterrows():
-            print(f"{e:>8g} {r.q:8.3f} ± {r.qs:.3f} {r.u:8.3f} ± {r.us:.3f}")
+            extra = f" {tw.loc[e, 'mean']:8.3f} ± {tw.loc[e, 'std']:.3f}" if tw is not None else ""
+            print(f"{e:>8g} {r.q:8.3f} ± {r.qs:.3f} {r.u:8.3f} ± {r.us:.3f}{extra}")
         for metric, col in (("q", "quality"), ("u", "tstr")):
             y = agg[metric].tolist()
             rising = all(b >= a - args.tol for a, b in zip(y, y[1:]))
@@ -141,7 +160,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {label}: Spearman rho {_spearman(y):.2f}, monotone {'yes' if rising else 'NO'} "
                   f"(largest drop {drop:.3f}){page_txt}")
     print(f"\nall monotone: {'yes' if ok else 'NO'}")
+    if args.table:
+        print("\n" + comparison_table(df))
     return 0
+
+
+def comparison_table(df) -> str:
+    """Markdown: one row per (model, epsilon), quality / TSTR AUC / 2-way TV as mean ± std over seeds."""
+    lines = ["| model | epsilon | seeds | quality ↑ | TSTR AUC ↑ | 2-way TV ↓ | fit s |", "|---|---|---|---|---|---|---|"]
+    for (m, e), g in df.groupby(["model", "epsilon"], sort=False):
+        cells = [f"{g[c].mean():.3f} ± {g[c].std():.3f}" if c in g else "" for c in ("quality", "tstr", "twoway")]
+        lines.append(f"| {m} | {e:g} | {len(g)} | " + " | ".join(cells) + f" | {g['fit_s'].mean():.0f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
