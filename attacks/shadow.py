@@ -20,9 +20,14 @@ classifier is then scored on fresh games it has never seen, in three parts:
 * ``test``: fresh games on which the reported advantage and the epsilon lower
   bound (:mod:`attacks.audit`) are measured.
 
-Neighbouring datasets are *add/remove one record* (the in world is the out
-world plus t), the neighbouring relation of the DP-SGD accountants and of the
-Laplace generator, so the games audit the claims as they are made.
+Neighbouring datasets in the games are *add/remove one record* (the in world
+is the out world plus t). tailbench's DP generators state their epsilon under
+*replace-one* neighbours (n public). Each of their mechanisms is at least as
+sensitive to replacing a record as to adding or removing one (Laplace
+histograms: L1 2d against d; the DP bounds utility: 1 either way; DP-SGD's
+clipped sum: 2C against C), so the games test a relation the claim covers,
+up to one second-order difference: the sampling rate ``batch_size / n`` and
+the default delta ``1 / n^2`` move with n between the two worlds.
 
 ``design: shared`` (default) makes every generator fit a game for every
 target at once: each fit's training set is a fresh population draw of

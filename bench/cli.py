@@ -187,6 +187,27 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+# PrivacySpent fields that keep their historical run.json names; every other field is dp_<field>.
+_PRIVACY_KEYS = {"epsilon": "epsilon_spent", "delta": "delta", "accountant": "accountant", "scope": "dp_scope",
+                 "full_scope": "dp_full_scope", "notes": "dp_notes"}
+
+
+def privacy_record(spent: dict) -> dict:
+    """run.json fields for a generator's :class:`~bench.generators.base.PrivacySpent` (as a dict).
+
+    Every field is kept: ``epsilon`` -> ``epsilon_spent``, ``delta``,
+    ``accountant``, ``scope``/``full_scope``/``notes`` -> ``dp_scope``/
+    ``dp_full_scope``/``dp_notes``, any other field ``f`` -> ``dp_f``
+    (``dp_neighbouring``, ``dp_delta_rationale``, ``dp_rng``,
+    ``dp_bounds_source``, ``dp_tuning_source``, ``dp_outside``), plus
+    ``dp_seeded`` (True when the noise followed the seed). Works on records
+    cached by older versions (fewer fields).
+    """
+    out = {_PRIVACY_KEYS.get(k, f"dp_{k}"): v for k, v in spent.items()}
+    out["dp_seeded"] = str(spent.get("rng", "")).startswith("seeded")
+    return out
+
+
 def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
     """Run one cell and write its record; never raises for a failed run.
 
@@ -233,7 +254,9 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
             splits = cache.splits(dataset)
             record["split_sizes"] = splits.sizes()
             gen = build_generator(gen_cfg, seed)
-            record["generator"] = getattr(gen, "name", record["generator"])
+            # the config's name labels the run (two recipes of one class, e.g. dp_ctgan and
+            # dp_ctgan_adult_tuned, stay apart in the tables); else the class's registered name
+            record["generator"] = str(gen_cfg.get("name") or getattr(gen, "name", record["generator"]))
             record["epsilon"] = _eps(getattr(gen, "epsilon", None))
             n = int(cfg.run.get("n_synthetic") or len(splits.train))
             key = fit_key(dataset.fingerprint, _container(gen_cfg, seed), seed, n, code=code_hash(type(gen)))
@@ -261,9 +284,7 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
                                                            "privacy": spent, "generator": record["generator"]})
                     record["cache"] = {"synthetic": "stored", "key": key}
             if spent is not None:
-                record.update(epsilon_spent=spent["epsilon"], delta=spent["delta"],
-                              accountant=spent["accountant"], dp_scope=spent["scope"],
-                              dp_full_scope=spent["full_scope"], dp_notes=spent.get("notes", []))
+                record.update(privacy_record(spent))
             ctx = EvalContext(dataset=dataset, splits=splits, synthetic=synthetic, seed=seed, generator=fitted,
                               generator_factory=lambda: build_generator(gen_cfg, seed))
             settings = {**OmegaConf.to_container(cfg.evaluation, resolve=True)}

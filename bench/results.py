@@ -245,7 +245,10 @@ def comparison_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
 
     Cells are ``"mean ± std"`` over seeds; column headers carry the direction
     (↑ higher is better, ↓ lower is better). Only columns the sweep measured
-    appear. Adds ``runs`` (ok/total) and, when DP runs report it, ``eps spent``.
+    appear. Adds ``runs`` (ok/total) and, when DP runs report it, ``eps spent``:
+    the mean spent epsilon, followed by ``(partial)`` when some run's claim
+    does not cover the whole pipeline and ``(seeded)`` when some run's noise
+    followed its seed (the guarantee then assumes the seed is secret).
     """
     summ = summarize(runs, metrics)
     runs = cell_runs(runs)
@@ -268,9 +271,18 @@ def comparison_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
         if full is not None:
             fl = full.reset_index().rename(columns={"epsilon_key": "epsilon", "dp_full_scope": "_full"})
             spent = spent.merge(fl, on=["dataset", "generator", "epsilon"], how="left")
-            spent["eps spent"] = [v if (v == "—" or f) else f"{v} (partial)"
+            # epsilon = inf claims nothing: "inf" needs no mark
+            spent["eps spent"] = [v if (v in ("—", "inf") or f) else f"{v} (partial)"
                                   for v, f in zip(spent["eps spent"], spent["_full"])]
             spent = spent.drop(columns="_full")
+        if "dp_seeded" in r.columns:
+            # a seeded run's guarantee assumes the seed (written to run.json) is secret: marked like a partial one
+            sd = r.groupby(keys, dropna=False)["dp_seeded"].agg(lambda s: any(_true(x) for x in s.dropna()))
+            sd = sd.reset_index().rename(columns={"epsilon_key": "epsilon", "dp_seeded": "_seeded"})
+            spent = spent.merge(sd, on=["dataset", "generator", "epsilon"], how="left")
+            spent["eps spent"] = [f"{v} (seeded)" if (v != "—" and _true(sd_)) else v
+                                  for v, sd_ in zip(spent["eps spent"], spent["_seeded"])]
+            spent = spent.drop(columns="_seeded")
         table = table.merge(spent, on=["dataset", "generator", "epsilon"], how="left")
     for name, sub, label in TABLE_COLUMNS:
         sel = summ[(summ["metric"] == name) & (summ["subgroup"] == sub)]
@@ -285,6 +297,16 @@ def comparison_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     table["_eps"] = table["epsilon"].map(lambda e: -1.0 if e == "—" else _float(e))
     table = table.sort_values(["dataset", "generator", "_eps"]).drop(columns="_eps")
     return table.reset_index(drop=True)
+
+
+def _true(x: Any) -> bool:
+    """A run.json boolean read back from JSON or parquet (True, "true", 1); NaN and None are False."""
+    if isinstance(x, str):
+        return x.strip().lower() in ("true", "1", "yes")
+    try:
+        return bool(x) and not (isinstance(x, float) and math.isnan(x))
+    except (TypeError, ValueError):
+        return False
 
 
 def _fmt(mean: float, std: float, n: int, digits: int = 3) -> str:

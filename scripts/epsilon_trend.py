@@ -1,7 +1,9 @@
-"""Fidelity and TSTR utility of the DP generators across the epsilon grid on UCI Adult.
+"""Fidelity and TSTR utility of the DP generators across the epsilon grid on UCI Adult (or fair).
 
 A lean version of ``experiment=epsilon_sweep`` for checking the trend: for each
-generator, epsilon and seed it fits the generator on the fixed training split,
+generator config (``conf/generator/<model>.yaml``, e.g. ``dp_ctgan`` or
+``dp_ctgan_adult_tuned``), epsilon and seed it fits the generator on the fixed
+training split,
 samples as many rows, and scores only the SDMetrics quality score (equal to
 SDMetrics' QualityReport, see tests/test_fidelity_sdmetrics.py), the TSTR
 HistGradientBoosting ROC AUC on the real holdout and the 2-way marginal error
@@ -21,9 +23,11 @@ epsilon.
 Usage::
 
     TAILBENCH_DATA_DIR=../shared/data python scripts/epsilon_trend.py
-    python scripts/epsilon_trend.py --models dp_ctgan --seeds 0 1 2 3 4 --max-rows 8000 \\
-        --set dp_ctgan.epochs=100 --jobs 2
-    python scripts/epsilon_trend.py --models mst aim dp_tvae dp_ctgan dp_marginals \\
+    python scripts/epsilon_trend.py --models dp_ctgan dp_ctgan_adult_tuned dp_marginals --seeds 0 1 2 \\
+        --max-rows 8000 --set dp_ctgan.epochs=100 --jobs 2
+    python scripts/epsilon_trend.py --dataset fair --models dp_tvae --epsilons 1 4 --seeds 0 1 \\
+        --set dp_tvae.lr=0.001   # one point of the tuning grid on fair (docs/dp.md)
+    python scripts/epsilon_trend.py --models mst aim dp_marginals dp_tvae dp_ctgan \\
         --epsilons 0.5 1 2 4 8 inf --max-rows 8000 --out results/trend/mbi.csv --table
 
 Issue 3: "fidelity and TSTR utility rise with epsilon on average across seeds".
@@ -44,10 +48,30 @@ sys.path.insert(0, str(ROOT))
 GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, math.inf)
 
 
-def _adult(max_rows: int | None):
+def _dataset(name: str, max_rows: int | None):
     from bench.data.loaders import load_dataset_file
 
-    return load_dataset_file(ROOT / "conf" / "dataset" / "adult.yaml", max_rows=max_rows)
+    return load_dataset_file(ROOT / "conf" / "dataset" / f"{name}.yaml", max_rows=max_rows)
+
+
+def _generator(model: str, eps: float, seed: int, kw: dict):
+    """The generator of ``conf/generator/<model>.yaml`` at ``eps`` with the ``--set`` overrides."""
+    from omegaconf import OmegaConf
+
+    from bench.cli import build_generator
+
+    path = ROOT / "conf" / "generator" / f"{model}.yaml"
+    if not path.exists():  # an entry-point plugin ships its config in its package (e.g. tailbench-mbi)
+        from bench.generators.base import generator_class
+
+        package = sys.modules[generator_class(model).__module__.split(".")[0]]
+        path = Path(package.__file__).parent / "conf" / "generator" / f"{model}.yaml"
+    cfg = OmegaConf.load(path)
+    cfg.random_state = int(seed)
+    cfg.epsilon = float(eps)
+    for key, value in {"verbose": False, **kw}.items():
+        cfg[key] = value
+    return build_generator(cfg, seed)
 
 
 def _value(text: str):
@@ -56,20 +80,20 @@ def _value(text: str):
     return yaml.safe_load(text)
 
 
-def one_cell(name: str, eps: float, seed: int, max_rows: int | None, kw: dict) -> dict:
+def one_cell(name: str, eps: float, seed: int, max_rows: int | None, kw: dict, dataset: str = "adult") -> dict:
     """Fit one generator and score it; returns a plain dict (runs in a worker)."""
     warnings.filterwarnings("ignore")
     import torch
 
     torch.set_num_threads(1)
     from bench.fidelity import RealProfile, quality_scores, two_way_marginal_error
-    from bench.generators.base import check_output, make_generator
+    from bench.generators.base import check_output
     from bench.utility import tstr_trtr
 
-    ds = _adult(max_rows)
+    ds = _dataset(dataset, max_rows)
     sp = ds.splits()
     t0 = time.perf_counter()
-    gen = make_generator(name, epsilon=eps, verbose=False, random_state=seed, **kw).fit(sp.train, ds.schema)
+    gen = _generator(name, eps, seed, kw).fit(sp.train, ds.schema)
     fit_s = time.perf_counter() - t0
     syn = check_output(gen.sample(len(sp.train)), len(sp.train), ds.schema, name)
     quality = quality_scores(RealProfile.from_frame(sp.train, ds.schema), syn)["quality_score"]
@@ -78,7 +102,8 @@ def one_cell(name: str, eps: float, seed: int, max_rows: int | None, kw: dict) -
     twoway = two_way_marginal_error(sp.train, syn, ds.schema)["mean"]
     spent = gen.privacy_spent()
     return dict(model=name, epsilon=eps, seed=seed, quality=quality, tstr=tstr, twoway=twoway, fit_s=fit_s,
-                spent=spent.epsilon if spent else math.nan, n_train=len(sp.train))
+                spent=spent.epsilon if spent else math.nan, n_train=len(sp.train), dataset=dataset,
+                full_scope=spent.full_scope if spent else False, settings=repr(kw))
 
 
 def _spearman(y: list[float]) -> float:
@@ -89,10 +114,12 @@ def _spearman(y: list[float]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--models", nargs="+", default=["dp_tvae", "dp_ctgan"])
+    p.add_argument("--models", nargs="+", default=["dp_tvae", "dp_ctgan"],
+                   help="generator configs in conf/generator/ (e.g. dp_ctgan_adult_tuned)")
+    p.add_argument("--dataset", default="adult", help="dataset config in conf/dataset/ (adult or fair)")
     p.add_argument("--epsilons", nargs="+", type=float, default=list(GRID))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--max-rows", type=int, default=8000, help="cap Adult (stratified); 0 = all 48,842 rows")
+    p.add_argument("--max-rows", type=int, default=8000, help="cap the table (stratified); 0 = all rows")
     p.add_argument("--set", nargs="*", default=[], metavar="MODEL.KEY=VALUE",
                    help="generator settings, e.g. dp_ctgan.epochs=100 (YAML values)")
     p.add_argument("--jobs", type=int, default=2, help="worker processes")
@@ -124,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         # results arrive as cells finish; --out is rewritten after each one, so a stopped run keeps its cells
         for row in Parallel(n_jobs=args.jobs, return_as="generator_unordered")(
-                delayed(one_cell)(m, e, s, max_rows, kw[m]) for m, e, s in cells):
+                delayed(one_cell)(m, e, s, max_rows, kw[m], args.dataset) for m, e, s in cells):
             rows.append(row)
             if args.out:
                 Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -133,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         df = pd.DataFrame(rows)
         df = df.iloc[sorted(range(len(df)), key=lambda i: order[(df["model"].iloc[i], df["epsilon"].iloc[i],
                                                                    df["seed"].iloc[i])])].reset_index(drop=True)
-    print(f"UCI Adult, {df['n_train'].iloc[0]} training rows, seeds {sorted(df['seed'].unique().tolist())}, "
+    ds_name = df["dataset"].iloc[0] if "dataset" in df else "adult"
+    print(f"{ds_name}, {df['n_train'].iloc[0]} training rows, seeds {sorted(df['seed'].unique().tolist())}, "
           f"settings {kw}, {time.perf_counter() - t0:.0f} s wall")
     over = df[np.isfinite(df["epsilon"])]
     if len(over):

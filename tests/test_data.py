@@ -138,3 +138,56 @@ def test_load_dataset_file_resolves_the_environment_like_a_run(monkeypatch, adul
     monkeypatch.delenv("TAILBENCH_DATA_DIR")
     with pytest.raises(DataNotFoundError):
         load_dataset_file(conf / "adult.yaml", max_rows=1000)
+
+
+# ------------------------------------------------- public output format and bounds
+def _fair_dict(fair, **changes):
+    return {**fair.schema.to_dict(), **changes}
+
+
+@pytest.mark.parametrize("field", ["integers", "nullable"])
+def test_format_lists_name_unknown_columns_and_wrong_kinds(fair, field):
+    with pytest.raises(SchemaError, match=f"{field} lists unknown column 'nope'"):
+        Schema.from_dict(_fair_dict(fair, **{field: ["nope"]}), name="fair")
+    bad = "educ" if field == "integers" else None  # integers take numerical columns only
+    if bad:
+        with pytest.raises(SchemaError, match=f"{field} lists column 'educ' of kind 'categorical'"):
+            Schema.from_dict(_fair_dict(fair, **{field: [bad]}), name="fair")
+    with pytest.raises(SchemaError, match=f"{field} must be a list"):
+        Schema.from_dict(_fair_dict(fair, **{field: "age"}), name="fair")
+
+
+def test_format_bounds_and_sources_round_trip(adult):
+    s = adult.schema
+    assert s.integers == ["age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week"]
+    assert s.nullable == ["workclass", "occupation", "native-country"]
+    assert "fnlwgt" in s.dp_bounds and "fnlwgt" not in s.bounds
+    back = Schema.from_dict(json.loads(json.dumps(s.to_dict())))
+    assert back == s
+
+
+def test_every_bound_of_the_shipped_datasets_cites_a_source(adult, fair):
+    for ds in (adult, fair):
+        s = ds.schema
+        assert set(s.bounds) | set(s.dp_bounds) == set(s.numerical), ds.name
+        assert set(s.bounds_source) == set(s.numerical), ds.name
+        assert all(len(src) > 20 for src in s.bounds_source.values()), ds.name
+    # the old "public" bounds that were the data's extremes are gone
+    assert adult.schema.bounds["capital-loss"][1] != adult.frame["capital-loss"].max()
+    assert adult.schema.bounds["hours-per-week"][1] != adult.frame["hours-per-week"].max()
+    assert adult.schema.bounds["age"][1] != adult.frame["age"].max()
+    for col in fair.schema.numerical:  # fair's codebook documents no range: all are DP releases
+        lo, hi = fair.schema.dp_bounds[col]
+        assert (lo, hi) != (fair.frame[col].min(), fair.frame[col].max()), col
+        assert hi > fair.frame[col].max(), col
+
+
+def test_bounds_sources_and_dp_bounds_are_validated(fair):
+    with pytest.raises(SchemaError, match="both public bounds and dp_bounds"):
+        Schema.from_dict(_fair_dict(fair, bounds={"age": [0, 120]}), name="fair")
+    with pytest.raises(SchemaError, match="bounds_source given for column 'educ'"):
+        Schema.from_dict(_fair_dict(fair, bounds_source={"educ": "x"}), name="fair")
+    with pytest.raises(SchemaError, match="dp_bounds for column 'age' must be finite with low < high"):
+        Schema.from_dict(_fair_dict(fair, dp_bounds={"age": [5, 1]}), name="fair")
+    with pytest.raises(SchemaError, match="dp_bounds given for column 'educ' of kind 'categorical'"):
+        Schema.from_dict(_fair_dict(fair, dp_bounds={"educ": [0, 1]}), name="fair")

@@ -51,6 +51,19 @@ class Schema:
             the target is derived from).
         constraints: pandas ``DataFrame.eval`` expressions every valid row meets.
         segments: named pandas ``DataFrame.query`` expressions (tail segments).
+        integers: numerical columns written as whole numbers (public output
+            format; DP generators round exactly these, never reading dtypes
+            of the training rows).
+        nullable: columns that may be missing (public output format; DP
+            generators emit NaN only in these).
+        bounds_source: ``{column: citation}`` for the public ``bounds`` and
+            the coarse ``dp_bounds`` ranges: where each value comes from.
+        dp_bounds: ``{column: (low, high)}`` coarse public ranges of
+            numerical columns without a documented bound; a DP generator
+            releases the column's bounds inside this range with the
+            exponential mechanism on a share of its budget
+            (:mod:`bench.generators.dp_bounds`). A column is in ``bounds`` or
+            in ``dp_bounds``, not both.
     """
 
     name: str
@@ -63,6 +76,10 @@ class Schema:
     feature_exclude: list[str] = field(default_factory=list)
     constraints: list[str] = field(default_factory=list)
     segments: dict[str, str] = field(default_factory=dict)
+    integers: list[str] = field(default_factory=list)
+    nullable: list[str] = field(default_factory=list)
+    bounds_source: dict[str, str] = field(default_factory=dict)
+    dp_bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.columns = dict(self.columns)
@@ -85,20 +102,23 @@ class Schema:
             if missing:
                 raise SchemaError(f"{attr} lists unknown column(s) {missing}")
             setattr(self, attr, cols)
-        bounds = {}
-        for col, b in (self.bounds or {}).items():
-            if col not in names:
-                raise SchemaError(f"bounds given for unknown column {col!r}")
-            if self.columns[col] != "numerical":
-                raise SchemaError(f"bounds given for column {col!r} of kind {self.columns[col]!r}")
-            try:
-                lo, hi = float(b[0]), float(b[1])
-            except (TypeError, ValueError, IndexError) as exc:
-                raise SchemaError(f"bounds for column {col!r} must be [low, high], got {b!r}") from exc
-            if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-                raise SchemaError(f"bounds for column {col!r} must be finite with low < high, got {b!r}")
-            bounds[col] = (lo, hi)
-        self.bounds = bounds
+        self.bounds = {col: self._interval("bounds", col, b) for col, b in (self.bounds or {}).items()}
+        self.dp_bounds = {col: self._interval("dp_bounds", col, b) for col, b in (self.dp_bounds or {}).items()}
+        both = sorted(set(self.bounds) & set(self.dp_bounds))
+        if both:
+            raise SchemaError(f"column(s) {both} have both public bounds and dp_bounds; declare one: bounds "
+                              "when a documented limit exists, dp_bounds (a coarse range) when it does not")
+        self.integers = self._column_list("integers", self.integers, ("numerical",))
+        self.nullable = self._column_list("nullable", self.nullable,
+                                          ("numerical", "categorical", "boolean", "datetime"))
+        sources = {}
+        for col, src in (self.bounds_source or {}).items():
+            if col not in self.bounds and col not in self.dp_bounds:
+                raise SchemaError(f"bounds_source given for column {col!r}, which has no bounds or dp_bounds")
+            if not isinstance(src, str) or not src.strip():
+                raise SchemaError(f"bounds_source for column {col!r} must be a non-empty citation string")
+            sources[col] = src.strip()
+        self.bounds_source = sources
         domains = {}
         for col, d in (self.domains or {}).items():
             if col not in names:
@@ -111,6 +131,34 @@ class Schema:
         self.domains = domains
         self.constraints = list(self.constraints or [])
         self.segments = dict(self.segments or {})
+
+    def _interval(self, attr: str, col: str, b: Any) -> tuple[float, float]:
+        """``(low, high)`` of a ``bounds`` / ``dp_bounds`` entry (SchemaError naming ``attr`` and ``col``)."""
+        if col not in self.columns:
+            raise SchemaError(f"{attr} given for unknown column {col!r}")
+        if self.columns[col] != "numerical":
+            raise SchemaError(f"{attr} given for column {col!r} of kind {self.columns[col]!r}")
+        try:
+            lo, hi = float(b[0]), float(b[1])
+        except (TypeError, ValueError, IndexError, KeyError) as exc:
+            raise SchemaError(f"{attr} for column {col!r} must be [low, high], got {b!r}") from exc
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise SchemaError(f"{attr} for column {col!r} must be finite with low < high, got {b!r}")
+        return lo, hi
+
+    def _column_list(self, attr: str, cols: Any, kinds: tuple[str, ...]) -> list[str]:
+        """Validate a list of column names of the given kinds (SchemaError naming ``attr`` and the column)."""
+        if isinstance(cols, (str, bytes)):
+            raise SchemaError(f"{attr} must be a list of column names, got {cols!r}")
+        out = []
+        for col in list(cols or []):
+            if col not in self.columns:
+                raise SchemaError(f"{attr} lists unknown column {col!r}")
+            if self.columns[col] not in kinds:
+                raise SchemaError(f"{attr} lists column {col!r} of kind {self.columns[col]!r}; "
+                                  f"{attr} takes {' or '.join(kinds)} columns")
+            out.append(str(col))
+        return out
 
     # ----------------------------------------------------------------- views
     def of_kind(self, *kinds: str) -> list[str]:
@@ -231,8 +279,13 @@ class Schema:
         d["columns"] = {str(k): str(v) for k, v in dict(d["columns"]).items()}
         d["bounds"] = {k: tuple(v) for k, v in dict(d.get("bounds") or {}).items()}
         d["domains"] = {k: list(v) for k, v in dict(d.get("domains") or {}).items()}
+        d["dp_bounds"] = {k: tuple(v) for k, v in dict(d.get("dp_bounds") or {}).items()}
+        d["bounds_source"] = {str(k): v for k, v in dict(d.get("bounds_source") or {}).items()}
         for key in ("sensitive", "quasi_identifiers", "feature_exclude", "constraints"):
             d[key] = list(d.get(key) or [])
+        for key in ("integers", "nullable"):  # a bare string is left for __post_init__ to refuse by name
+            v = d.get(key) or []
+            d[key] = v if isinstance(v, str) else list(v)
         d["segments"] = dict(d.get("segments") or {})
         return cls(**d)
 
@@ -279,6 +332,10 @@ class Schema:
             "feature_exclude": list(self.feature_exclude),
             "constraints": list(self.constraints),
             "segments": dict(self.segments),
+            "integers": list(self.integers),
+            "nullable": list(self.nullable),
+            "bounds_source": dict(self.bounds_source),
+            "dp_bounds": {k: list(v) for k, v in self.dp_bounds.items()},
         }
 
     def to_sdv_metadata(self) -> Any:

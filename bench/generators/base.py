@@ -30,7 +30,8 @@ class PrivacySpent:
 
     Attributes:
         epsilon: epsilon spent (the accountant's value), ``inf`` for none.
-        delta: delta of the (epsilon, delta)-DP guarantee.
+        delta: delta of the (epsilon, delta)-DP guarantee; None when no
+            guarantee is claimed (epsilon = inf).
         accountant: accountant that computed epsilon, with its library
             (e.g. ``"pld (dp-accounting 0.6.0)"``, ``"laplace-basic-composition"``).
         scope: the parts of training the epsilon covers, e.g.
@@ -54,7 +55,7 @@ class PrivacySpent:
     """
 
     epsilon: float
-    delta: float
+    delta: float | None
     accountant: str
     scope: list[str] = field(default_factory=list)
     full_scope: bool = False

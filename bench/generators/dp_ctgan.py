@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from bench.errors import ConfigError
 from bench.generators.base import register
 from bench.generators.dp_base import DPGeneratorBase, dp_batches, make_dp_training, quiet_opacus, shuffled_batches
+from bench.generators.dp_bounds import DEFAULT_FRACTION, DEFAULT_QUANTILES
 from bench.generators.laplace import laplace_frequencies
 
 
@@ -51,10 +52,12 @@ class DPCTGANGenerator(DPGeneratorBase):
       loss (post-processing), and the discriminator sees ``(row,
       condition)``. Two leaks of CTGAN are closed: the frequencies are
       released once with the Laplace mechanism on a share
-      ``cond_epsilon_fraction`` of epsilon (L1 sensitivity = number of
-      categorical columns under add/remove-one; basic composition with the
-      DP-SGD epsilon), and real rows are not picked to match a condition
-      (training-by-sampling breaks Poisson sampling); each Poisson-sampled
+      ``cond_epsilon_fraction`` of epsilon (L1 sensitivity 2 per histogram
+      under replace-one: one count down, one up; scale ``2m / epsilon_cond``
+      for m categorical columns; composed with DP-SGD in the PLD
+      accountant as an (epsilon_cond, 0)-DP event), and real rows are not
+      picked to match a condition (training-by-sampling breaks Poisson
+      sampling); each Poisson-sampled
       real row is conditioned on its own category in a uniformly drawn
       column, which stays inside its own clipped per-sample gradient.
       ``conditional=False``, or a table without categorical columns, trains
@@ -85,17 +88,19 @@ class DPCTGANGenerator(DPGeneratorBase):
     """
 
     def __init__(self, epsilon: float = 1.0, delta: float | None = None, epochs: int = 150,
-                 batch_size: int = 500, max_grad_norm: float = 1.0, accountant: str = "prv",
+                 batch_size: int = 500, max_grad_norm: float = 1.0, accountant: str = "pld",
                  grad_sample_mode: str = "ghost", n_bins: int = 10, allow_data_bounds: bool = False,
+                 bounds_epsilon_fraction: float = DEFAULT_FRACTION, bounds_quantiles=DEFAULT_QUANTILES,
                  embedding_dim: int = 128, generator_dim=(256, 256), discriminator_dim=(256, 256),
                  generator_lr: float = 2e-4, discriminator_lr: float = 2e-4, generator_decay: float = 1e-6,
                  discriminator_decay: float = 1e-6, conditional: bool = True,
-                 cond_epsilon_fraction: float = 0.1, secure_mode: bool = False, verbose: bool = True,
-                 random_state: int | None = None) -> None:
+                 cond_epsilon_fraction: float = 0.1, secure_mode: bool = False, tuned_on: str = "adult",
+                 verbose: bool = True, random_state: int | None = None) -> None:
         super().__init__(epsilon=epsilon, delta=delta, epochs=epochs, batch_size=batch_size,
                          max_grad_norm=max_grad_norm, accountant=accountant, grad_sample_mode=grad_sample_mode,
-                         n_bins=n_bins, allow_data_bounds=allow_data_bounds, secure_mode=secure_mode,
-                         verbose=verbose, random_state=random_state)
+                         n_bins=n_bins, allow_data_bounds=allow_data_bounds,
+                         bounds_epsilon_fraction=bounds_epsilon_fraction, bounds_quantiles=bounds_quantiles,
+                         secure_mode=secure_mode, tuned_on=tuned_on, verbose=verbose, random_state=random_state)
         self.embedding_dim = embedding_dim
         self.generator_dim = generator_dim
         self.discriminator_dim = discriminator_dim
@@ -125,7 +130,6 @@ class DPCTGANGenerator(DPGeneratorBase):
         opt_d = torch.optim.Adam(disc.parameters(), lr=float(self.discriminator_lr), betas=(0.5, 0.9),
                                  weight_decay=float(self.discriminator_decay))
         self.epoch_times_: list[float] = []
-        self.loss_history_: list[float] = []
         with quiet_opacus():
             if self.private_:
                 self._fit_private(disc, opt_d, x)
@@ -145,6 +149,9 @@ class DPCTGANGenerator(DPGeneratorBase):
         if self.conditional and not 0 < f < 1:
             raise ConfigError("generator.cond_epsilon_fraction must be in (0, 1) (the share of epsilon spent "
                               f"on the category frequencies), got {self.cond_epsilon_fraction!r}")
+        if self.conditional and f + self.bounds_fraction_ >= 1:
+            raise ConfigError(f"generator.cond_epsilon_fraction ({f:g}) + generator.bounds_epsilon_fraction "
+                              f"({self.bounds_fraction_:g}) must be below 1: DP-SGD needs a share of epsilon")
 
     def _setup_conditional(self, x: torch.Tensor) -> None:
         """Conditional-vector layout and the released category frequencies.
@@ -152,12 +159,14 @@ class DPCTGANGenerator(DPGeneratorBase):
         The conditional vector concatenates one one-hot block per categorical
         column (its softmax span, missing slot included), as in CTGAN; one
         column is active per row. Frequencies of each categorical column are
-        released once with the Laplace mechanism: under add/remove-one
-        neighbours a record changes one count in each of the ``m``
-        histograms, so L1 sensitivity is ``m`` and scale ``m / cond_epsilon_``
-        gives ``cond_epsilon_``-DP (Dwork et al. 2006); negative counts are
-        clipped to 0 and renormalised (post-processing). ``epsilon=inf`` uses
-        the exact frequencies.
+        released once with the Laplace mechanism: under replace-one
+        neighbours a record moves one count down and another up in each of
+        the ``m`` histograms, so L1 sensitivity is ``2m`` and scale
+        ``2m / cond_epsilon_`` gives ``cond_epsilon_``-DP (Dwork et al. 2006);
+        the noise comes from the fit's NoiseSource. Negative counts are
+        clipped to 0, the missing slot of a non-nullable column is set to 0
+        (public schema), and the rest renormalised (post-processing).
+        ``epsilon=inf`` uses the exact frequencies.
         """
         codes = self.transformer_.codes_
         spans = ([(st, ed) for i, st, ed in self.transformer_.softmax_spans() if codes[i].kind == "categorical"]
@@ -165,13 +174,18 @@ class DPCTGANGenerator(DPGeneratorBase):
         self._cond_spans = spans
         widths = [ed - st for st, ed in spans]
         self.cond_dim_ = int(sum(widths))
-        # the budget split; nothing to condition on (or epsilon=inf): all of it goes to DP-SGD
+        # the budget split; nothing to condition on (or epsilon=inf): no Laplace release
         self.cond_epsilon_ = self.epsilon_ * float(self.cond_epsilon_fraction) if spans and self.private_ else 0.0
-        self.sgd_epsilon_ = self.epsilon_ - self.cond_epsilon_
-        self.cond_noise_scale_ = len(spans) / self.cond_epsilon_ if self.cond_epsilon_ else 0.0
+        self.cond_noise_scale_ = 2 * len(spans) / self.cond_epsilon_ if self.cond_epsilon_ else 0.0
+        cat_codes = [c for c in codes if c.kind == "categorical"] if self.conditional else []
+        keeps = []
+        for c in cat_codes:
+            keep = np.ones(len(c.categories) + 1, dtype=bool)
+            keep[c.missing_slot] = c.nullable
+            keeps.append(keep)
         self.cond_freqs_ = [torch.as_tensor(laplace_frequencies(x[:, st:ed].sum(dim=0).double().numpy(),
-                                                                self.cond_noise_scale_, self.rng_),
-                                            dtype=torch.float32) for st, ed in spans]
+                                                                self.cond_noise_scale_, self.noise_, keep=keep),
+                                            dtype=torch.float32) for (st, ed), keep in zip(spans, keeps)]
         if spans:
             self._cond_idx = torch.cat([torch.arange(st, ed) for st, ed in spans])
             self._cond_col = torch.repeat_interleave(torch.arange(len(spans)), torch.as_tensor(widths))
@@ -250,10 +264,9 @@ class DPCTGANGenerator(DPGeneratorBase):
     def _fit_private(self, disc: nn.Module, opt_d, x: torch.Tensor) -> None:
         bs = max(int(self.batch_size), 2)  # BatchNorm in the generator needs 2 rows
         training = make_dp_training(module=disc, optimizer=opt_d, x=x, batch_size=int(self.batch_size),
-                                    epochs=self.epochs,
-                                    target_epsilon=self.sgd_epsilon_, target_delta=self.delta_,
-                                    max_grad_norm=self.max_grad_norm, accountant=self.accountant,
-                                    grad_sample_mode=self.grad_sample_mode, secure_mode=self.secure_mode,
+                                    epochs=self.epochs, target_epsilon=self.epsilon_, target_delta=self.delta_,
+                                    max_grad_norm=self.max_grad_norm, grad_sample_mode=self.grad_sample_mode,
+                                    noise=self.noise_, pure_epsilons=self._pure_epsilons(),
                                     criterion=nn.BCEWithLogitsLoss())
         self.training_ = training
         dp_disc, dp_opt = training.module, training.optimizer
@@ -271,7 +284,7 @@ class DPCTGANGenerator(DPGeneratorBase):
         dp_disc.train()
         self.generator_.train()
         bar = self._progress(self.epochs)
-        t0, running, count = time.perf_counter(), 0.0, 0
+        t0 = time.perf_counter()
         for epoch, i, real in dp_batches(training):
             xin, y = self._disc_batch(real, bs)
             dp_opt.zero_grad(set_to_none=True)
@@ -284,12 +297,9 @@ class DPCTGANGenerator(DPGeneratorBase):
             dp_opt.step()
             # the generator step runs the unwrapped discriminator with Opacus' hooks off
             self._generator_step(disc, hooks_off)
-            running += float(loss_d.item())
-            count += 1
             if i == training.steps_per_epoch - 1:
-                self.loss_history_.append(running / max(count, 1))
-                self._end_epoch(bar, epoch, running / max(count, 1), t0)
-                t0, running, count = time.perf_counter(), 0.0, 0
+                self._end_epoch(bar, epoch, t0)
+                t0 = time.perf_counter()
         bar.close()
         self._finish_accounting()
         if hasattr(dp_disc, "_close"):
@@ -303,7 +313,7 @@ class DPCTGANGenerator(DPGeneratorBase):
         disc.train()
         self.generator_.train()
         bar = self._progress(self.epochs)
-        t0, running = time.perf_counter(), 0.0
+        t0 = time.perf_counter()
         for step, idx in enumerate(shuffled_batches(n, real_bs, per_epoch * int(self.epochs))):
             xin, y = self._disc_batch(x[idx], bs)
             opt_d.zero_grad(set_to_none=True)
@@ -311,27 +321,27 @@ class DPCTGANGenerator(DPGeneratorBase):
             loss_d.backward()
             opt_d.step()
             self._generator_step(disc, contextlib.nullcontext)
-            running += float(loss_d.item())
             if (step + 1) % per_epoch == 0:
-                self.loss_history_.append(running / per_epoch)
-                self._end_epoch(bar, step // per_epoch, running / per_epoch, t0)
-                t0, running = time.perf_counter(), 0.0
+                self._end_epoch(bar, step // per_epoch, t0)
+                t0 = time.perf_counter()
         bar.close()
         self.spent_epsilon_ = float("inf")
 
-    def _epsilon_so_far(self) -> float:
-        """SGD epsilon from the accountant plus the Laplace release of the frequencies (basic composition)."""
-        return super()._epsilon_so_far() + self.cond_epsilon_  # cond_epsilon_ is 0 at epsilon=inf
+    def _pure_epsilons(self) -> tuple[float, ...]:
+        """DP bounds releases and the Laplace release of the category frequencies (composed with DP-SGD)."""
+        return super()._pure_epsilons() + ((self.cond_epsilon_,) if self.cond_epsilon_ else ())
 
     def _scope(self):
-        scope, notes = super()._scope()
+        scope, notes, outside = super()._scope()
         cond = "conditional-vector:none"  # (privacy_spent replaces the whole scope at epsilon=inf)
         if self.cond_epsilon_:
             cond = (f"conditional-vector:laplace-frequencies(epsilon={self.cond_epsilon_:.4g}, "
-                    f"scale={self.cond_noise_scale_:.4g}, {len(self._cond_spans)} columns)")
-            notes.append(f"epsilon = {self.cond_epsilon_:.4g} (Laplace, category frequencies) + accountant's "
-                         f"epsilon of DP-SGD (target {self.sgd_epsilon_:.4g}), by basic composition")
-        return ["dp-sgd:discriminator", "generator:post-processing", cond] + scope, notes
+                    f"scale={self.cond_noise_scale_:.4g}=2m/epsilon_cond, {len(self._cond_spans)} columns, "
+                    "L1 sensitivity 2m under replace-one)")
+            notes.append(f"composition: the Laplace release (epsilon {self.cond_epsilon_:.4g}) and the DP bounds "
+                         "releases are (epsilon, 0)-DP events composed with DP-SGD in the PLD accountant; DP-SGD's "
+                         "noise is calibrated so that the composition meets the target")
+        return ["dp-sgd:discriminator", "generator:post-processing", cond] + scope, notes, outside
 
     # ------------------------------------------------------------- sample
     def _sample(self, n: int) -> pd.DataFrame:

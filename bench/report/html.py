@@ -298,17 +298,34 @@ def _git(sweep_dir: Path, runs: pd.DataFrame) -> dict[str, Any]:
         return {"commit": None, "source": "git not available"}
 
 
+DP_ACCOUNTING_COLUMNS = ["dataset", "generator", "epsilon", "epsilon_spent", "delta", "delta_rationale", "accountant",
+                         "neighbouring", "rng", "bounds_source", "tuning_source", "outside", "scope", "full_scope",
+                         "notes"]
+
+
+def _joined(sub: pd.DataFrame, col: str, sep: str = "; ") -> str:
+    """The distinct non-empty values of a run.json field over a cell's runs (lists flattened), joined."""
+    if col not in sub:
+        return "—"
+    vals = sorted({str(x) for s in sub[col].dropna()
+                   for x in (s if isinstance(s, (list, tuple, np.ndarray)) else [s]) if str(x)})
+    return sep.join(vals)
+
+
 def dp_accounting(runs: pd.DataFrame) -> pd.DataFrame:
     """Privacy accounting per dataset x generator x requested epsilon, from the run records.
 
     Returns:
-        Columns ``dataset, generator, epsilon, epsilon_spent, delta,
-        accountant, scope, full_scope, notes``; empty when no run reported
-        ``epsilon_spent``. ``full_scope`` is False if any run of the cell
-        reported a partial scope (its epsilon does not cover all of training).
+        Columns :data:`DP_ACCOUNTING_COLUMNS`: epsilon spent and delta (ranges
+        over seeds), delta's rationale, accountant, neighbouring relation,
+        RNG (seeded or secure), bounds source, tuning source, what is outside
+        the claim, scope, full scope and notes (distinct values over the
+        cell's runs, joined); empty when no run reported ``epsilon_spent``.
+        ``full_scope`` is False if any run of the cell reported a partial
+        scope (its epsilon does not cover all of training). Runs recorded
+        before these fields existed show "—".
     """
-    cols = ["dataset", "generator", "epsilon", "epsilon_spent", "delta", "accountant", "scope", "full_scope",
-            "notes"]
+    cols = DP_ACCOUNTING_COLUMNS
     if runs.empty or "epsilon_spent" not in runs.columns or runs["epsilon_spent"].isna().all():
         return pd.DataFrame(columns=cols)
     r = runs[runs["epsilon_spent"].notna()].copy()
@@ -320,14 +337,16 @@ def dp_accounting(runs: pd.DataFrame) -> pd.DataFrame:
             "dataset": ds, "generator": g, "epsilon": e,
             "epsilon_spent": _fmt_range(spent),
             "delta": _fmt_range(pd.to_numeric(sub.get("delta"), errors="coerce")) if "delta" in sub else "—",
-            "accountant": ", ".join(sorted({str(a) for a in sub.get("accountant", pd.Series(dtype=object))
-                                            .dropna()})) or "—",
-            "scope": "; ".join(sorted({str(x) for s in sub.get("dp_scope", pd.Series(dtype=object)).dropna()
-                                       for x in (s if isinstance(s, (list, tuple, np.ndarray)) else [s])})) or "—",
+            "delta_rationale": _joined(sub, "dp_delta_rationale") or "—",
+            "accountant": _joined(sub, "accountant", ", ") or "—",
+            "neighbouring": _joined(sub, "dp_neighbouring", ", ") or "—",
+            "rng": _joined(sub, "dp_rng") or "—",
+            "bounds_source": _joined(sub, "dp_bounds_source") or "—",
+            "tuning_source": _joined(sub, "dp_tuning_source") or "—",
+            "outside": _joined(sub, "dp_outside") or ("nothing" if "dp_outside" in sub else "—"),
+            "scope": _joined(sub, "dp_scope") or "—",
             "full_scope": all(_true(x) for x in sub.get("dp_full_scope", pd.Series([False]))),
-            "notes": "; ".join(sorted({str(x) for s in sub.get("dp_notes", pd.Series(dtype=object)).dropna()
-                                       for x in (s if isinstance(s, (list, tuple, np.ndarray)) else [s])
-                                       if str(x)}))[:MAX_ERROR_CHARS] or "",
+            "notes": _joined(sub, "dp_notes")[:MAX_ERROR_CHARS],
         })
     df = pd.DataFrame(out, columns=cols)
     df["_e"] = df["epsilon"].map(plots.eps_value)
@@ -625,9 +644,9 @@ code { font-size: 12.5px; }
 <h2 id="{{ f.id }}">{{ f.title }}</h2>
 {% if f.id == "epsilon" and not rep.dp.empty %}
 <h3>Privacy accounting</h3>
-<table><tr><th>dataset</th><th>generator</th><th>ε requested</th><th>ε spent</th><th>δ</th><th>accountant</th><th>what ε covers</th><th>full scope</th><th>notes</th></tr>
-{% for r in rep.dp.to_dict("records") %}<tr{% if not r.full_scope %} class="fail"{% endif %}><td>{{ r.dataset }}</td><td>{{ r.generator }}</td><td>{{ r.epsilon }}</td><td>{{ r.epsilon_spent }}</td><td>{{ r.delta }}</td><td>{{ r.accountant }}</td><td>{{ r.scope }}</td><td>{{ "yes" if r.full_scope else "no: ε covers only the listed parts" }}</td><td>{{ r.notes }}</td></tr>
-{% endfor %}</table>
+<div class="scroll"><table><tr><th>dataset</th><th>generator</th><th>ε requested</th><th>ε spent</th><th>δ</th><th>why this δ</th><th>accountant</th><th>neighbouring</th><th>RNG</th><th>bounds source</th><th>tuning source</th><th>outside the claim</th><th>what ε covers</th><th>full scope</th><th>notes</th></tr>
+{% for r in rep.dp.to_dict("records") %}<tr{% if not r.full_scope %} class="fail"{% endif %}><td>{{ r.dataset }}</td><td>{{ r.generator }}</td><td>{{ r.epsilon }}</td><td>{{ r.epsilon_spent }}</td><td>{{ r.delta }}</td><td>{{ r.delta_rationale }}</td><td>{{ r.accountant }}</td><td>{{ r.neighbouring }}</td><td>{{ r.rng }}</td><td>{{ r.bounds_source }}</td><td>{{ r.tuning_source }}</td><td>{{ r.outside }}</td><td>{{ r.scope }}</td><td>{{ "yes" if r.full_scope else "no: ε covers only the listed parts" }}</td><td>{{ r.notes }}</td></tr>
+{% endfor %}</table></div>
 {% endif %}
 {% if f.id == "epsilon" and not rep.audit_flags.empty %}
 <p class="warn"><b>Audit:</b> in {{ rep.audit_flags|length }} run(s) the empirical ε lower bound exceeds the claimed ε:
