@@ -39,8 +39,9 @@ def test_generator_contract(name, fair, fair_small):
     checked = check_output(out, 250, schema, name)  # kinds convert without error
     for col in schema.numerical:
         assert pd.api.types.is_numeric_dtype(checked[col]), col
-        lo, hi = schema.bounds[col]
+        lo, hi = gen.bounds_.bounds[col]  # fair's bounds are DP releases inside schema.dp_bounds
         assert checked[col].dropna().between(lo, hi).all(), col
+        assert schema.dp_bounds[col][0] <= lo < hi <= schema.dp_bounds[col][1], col
     for col in schema.categorical:
         assert checked[col].dropna().isin(schema.domains[col]).all(), col
     assert not out.isna().any().any()  # fair declares no nullable column

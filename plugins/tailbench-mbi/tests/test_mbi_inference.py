@@ -36,7 +36,7 @@ def test_lipschitz_bound_is_at_least_mbis_power_iteration(fair, fair_small):
     from tailbench_mbi.encode import PublicEncoder
 
     cols = ["rate_marriage", "age", "had_affair"]
-    enc = PublicEncoder(4).fit(sub_schema(fair.schema, cols))
+    enc = PublicEncoder(4).fit(sub_schema(fair.schema, cols), bounds={"age": (17.5, 42.0)})
     dom = Domain(enc.names, enc.shape)
     data = Dataset(enc.transform(fair_small), dom)
     ms = [LinearMeasurement(np.asarray(data.project(list(c)).datavector(), float), c, stddev=s)

@@ -14,6 +14,10 @@ from tailbench_mbi.encode import PublicEncoder
 from conftest import FAST, sub_schema
 
 
+#: bounds for fair's numerical columns, given by hand (its schema releases them with DP)
+FAIR_BOUNDS = {"age": (17.5, 42.0), "yrs_married": (0.5, 23.0), "children": (0.0, 5.5), "affairs": (0.0, 60.0)}
+
+
 def with_fields(schema, **fields):
     """A copy of ``schema`` with the public fields ``integers`` / ``nullable`` set."""
     s = copy.deepcopy(schema)
@@ -38,25 +42,29 @@ def extreme_row(train: pd.DataFrame, schema) -> pd.DataFrame:
 
 def test_one_extreme_record_changes_nothing_in_the_fitted_preprocessing(adult_small):
     train, schema = adult_small.splits().train, adult_small.schema
-    # the whole schema's encoding, with and without the record
-    encoders = [PublicEncoder(10).fit(schema) for _ in range(2)]
+    public = [c for c in schema.modelled if c not in schema.dp_bounds]
+    # every column with public bounds or a public domain: the whole encoding, with and without the record
+    bounds = {c: schema.bounds[c] for c in schema.bounds}
+    encoders = [PublicEncoder(10).fit(sub_schema(schema, public), bounds=bounds) for _ in range(2)]
     for enc, rows in zip(encoders, (train, extreme_row(train, schema))):
         cells = enc.transform(rows)
         assert all(int(c.max()) < size for c, size in zip(cells.values(), enc.shape))
     assert encoders[0].describe() == encoders[1].describe()
     # and through fit (a few columns keep it fast): same fitted encoding, same mbi domain
-    cols = ["age", "capital-gain", "education", "income"]
+    cols = ["age", "capital-gain", "workclass", "income"]
     sub = sub_schema(schema, cols)
     small = train[cols].iloc[:600]
     fits = [MSTGenerator(epsilon=1.0, random_state=0, verbose=False, **FAST).fit(rows, sub)
             for rows in (small, extreme_row(small, sub))]
     assert fits[0].encoder_.describe() == fits[1].encoder_.describe()
     assert fits[0].encoder_.shape == fits[1].encoder_.shape
+    # (a dp_bounds column such as fnlwgt is a DP release: one record moves its bounds' distribution
+    # by at most e^epsilon_i, not by nothing; tests/test_dp_format.py covers that release)
 
 
 def test_encoding_round_trips_every_cell(fair):
     schema = with_fields(fair.schema, integers=["children"], nullable=["age", "religious"])
-    enc = PublicEncoder(n_bins=4).fit(schema)
+    enc = PublicEncoder(n_bins=4).fit(schema, bounds=FAIR_BOUNDS)
     rng = np.random.default_rng(0)
     for col in enc.columns_:
         cells = np.arange(col.size)
@@ -68,10 +76,12 @@ def test_encoding_round_trips_every_cell(fair):
 def test_types_and_missingness_follow_the_schema_not_the_rows(fair, fair_small):
     cols = ["age", "yrs_married", "children", "religious", "educ"]
     train = fair_small[cols].copy()
+    bounds = {"age": (17.5, 42.0), "yrs_married": (0.5, 23.0), "children": (0.0, 5.5)}  # declared public here
     train.loc[train.index[:30], "religious"] = np.nan     # missing in a nullable column
     train.loc[train.index[30:60], "educ"] = np.nan         # missing in a column the schema says is complete
     train["children"] = train["children"].astype(float)   # dtype says float; the schema says integers
     schema = with_fields(sub_schema(fair.schema, cols), integers=["children", "yrs_married"], nullable=["religious"])
+    schema.bounds, schema.dp_bounds, schema.bounds_source = dict(bounds), {}, {}
     gen = MSTGenerator(epsilon=4.0, random_state=0, verbose=False, **FAST).fit(train, schema)
     enc = {c.name: c for c in gen.encoder_.columns_}
     assert enc["religious"].nullable and not enc["educ"].nullable
@@ -86,7 +96,7 @@ def test_types_and_missingness_follow_the_schema_not_the_rows(fair, fair_small):
 
 def test_numerical_bins_and_point_masses(fair):
     schema = with_fields(fair.schema, integers=["children"])
-    enc = {c.name: c for c in PublicEncoder(n_bins=10).fit(schema).columns_}
+    enc = {c.name: c for c in PublicEncoder(n_bins=10).fit(schema, bounds=FAIR_BOUNDS).columns_}
     age = enc["age"]   # float bounds [17.5, 42]: 10 equal-width bins + two point masses
     assert age.size == 12 and age.edges[0] == 17.5 and age.edges[-1] == 42.0
     np.testing.assert_array_equal(age.encode(pd.Series([17.5, 42.0, 18.0, 41.9, -5.0, 99.0])),
@@ -98,10 +108,10 @@ def test_numerical_bins_and_point_masses(fair):
 
 def test_missing_public_knowledge_is_a_named_schema_error(fair):
     schema = copy.deepcopy(fair.schema)
-    del schema.bounds["age"]
-    with pytest.raises(SchemaError, match="'age'.*public bounds"):
-        PublicEncoder().fit(schema)
+    schema.dp_bounds = {}
+    with pytest.raises(SchemaError, match="'age'.*public bounds"):  # neither bounds nor dp_bounds
+        MSTGenerator(random_state=0, verbose=False).fit(fair.splits().train, schema)
     schema = copy.deepcopy(fair.schema)
     del schema.domains["educ"]
     with pytest.raises(SchemaError, match="'educ'.*public domain"):
-        PublicEncoder().fit(schema)
+        PublicEncoder().fit(schema, bounds=FAIR_BOUNDS)

@@ -149,7 +149,7 @@ class AIMGenerator(MarginalGenerator):
         cells = np.array([math.prod(sizes[a] for a in r) for r in cand], dtype=float)
         truth = [self._counts(data, r) for r in cand]
         delta_q = zcdp.L1_SENSITIVITY * float(weights.max())
-        rho = self.rho_
+        rho = self.rho_mechanism_
         if self.private_:
             sigma = zcdp.gaussian_sigma(alpha * rho / T)
             eps = zcdp.exponential_epsilon((1 - alpha) * rho / T)
@@ -160,7 +160,7 @@ class AIMGenerator(MarginalGenerator):
         model = self._estimate(round_iters)
         model_cliques: list[tuple[str, ...]] = [(c,) for c in cols]
         self.round_log_: list[dict[str, Any]] = []
-        rho_used = sum(s["rho"] for s in self.ledger_)
+        rho_used = sum(s["rho"] for s in self.ledger_ if s["step"] != "bounds")
         bar = tqdm(total=rounds, desc=self.name, unit="round", disable=not self.verbose, leave=False)
         t = 0
         try:
@@ -205,7 +205,7 @@ class AIMGenerator(MarginalGenerator):
                 if not any(set(r) <= set(c) for c in model_cliques):
                     model_cliques.append(tuple(r))
                 self.round_log_[-1]["model_mb"] = float(hypothetical_model_size(self.domain_, model_cliques))
-                rho_used = sum(s["rho"] for s in self.ledger_)
+                rho_used = sum(s["rho"] for s in self.ledger_ if s["step"] != "bounds")
                 bar.update(1)
                 bar.set_postfix_str(f"rho {rho_used / rho:.0%} {'+'.join(r)}" if self.private_ else "+".join(r))
                 if last:

@@ -37,13 +37,13 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import ConfigError
+from bench.generators.accounting import DELTA_RATIONALE, NEIGHBOURING, check_tuned_on, tuning_scope
 from bench.generators.base import BaseGenerator, PrivacySpent
+from bench.generators.dp_bounds import (DEFAULT_FRACTION, DEFAULT_QUANTILES, check_fraction, needs_release,
+                                        resolve_bounds)
 from bench.generators.noise import NoiseSource
 from tailbench_mbi import zcdp
 from tailbench_mbi.encode import PublicEncoder
-
-DELTA_RATIONALE = ("1/n^2: (eps, delta)-DP allows a mechanism that publishes each record with probability delta; "
-                   "n*delta = 1/n is the expected number published")
 
 
 class MarginalGenerator(BaseGenerator):
@@ -54,8 +54,13 @@ class MarginalGenerator(BaseGenerator):
             ``inf`` = exact measurements and argmax selection (no noise, no
             guarantee): the mechanism's non-private reference.
         delta: target delta; None = ``1 / n^2``. Must be in ``(0, 1/n)``.
-        n_bins: equal-width bins per numerical column between its public
-            bounds (see :mod:`tailbench_mbi.encode`).
+        n_bins: equal-width bins per numerical column between its bounds
+            (see :mod:`tailbench_mbi.encode`).
+        bounds_budget_fraction: share of the zCDP budget rho spent releasing
+            the bounds of ``schema.dp_bounds`` columns (only when there is
+            one): 2 exponential-mechanism quantile releases per column
+            (:mod:`bench.generators.dp_bounds`), each ``epsilon_i^2 / 8``-zCDP.
+        bounds_quantiles: ``[q_low, q_high]`` of those releases.
         iters: Private-PGM mirror-descent iterations of the final estimate.
         secure_mode: draw the mechanism's noise from ``os.urandom`` (not
             reproducible) instead of a seeded generator.
@@ -72,12 +77,15 @@ class MarginalGenerator(BaseGenerator):
     paper = ""
 
     def __init__(self, epsilon: float = 1.0, delta: float | None = None, n_bins: int = 10, iters: int = 3000,
+                 bounds_budget_fraction: float = DEFAULT_FRACTION, bounds_quantiles: Any = DEFAULT_QUANTILES,
                  secure_mode: bool = False, tuned_on: str = "none", verbose: bool = True,
                  random_state: int | None = None) -> None:
         super().__init__(random_state=random_state)
         self.epsilon = epsilon
         self.delta = delta
         self.n_bins = n_bins
+        self.bounds_budget_fraction = bounds_budget_fraction
+        self.bounds_quantiles = bounds_quantiles
         self.iters = iters
         self.secure_mode = secure_mode
         self.tuned_on = tuned_on
@@ -129,13 +137,18 @@ class MarginalGenerator(BaseGenerator):
 
         n = len(train)
         self._check_settings(n)
-        self.encoder_ = PublicEncoder(n_bins=self.n_bins).fit(self.schema_)
-        self.domain_ = Domain(self.encoder_.names, self.encoder_.shape)
-        data = Dataset(self.encoder_.transform(train), self.domain_)
-        self.n_train_ = n
+        self.tuned_on_ = check_tuned_on(self.tuned_on)
+        frac = check_fraction(self.bounds_budget_fraction, "generator.bounds_budget_fraction")
         self.noise_ = NoiseSource(secure=bool(self.secure_mode), seed=self.seed_)
         self.ledger_: list[dict[str, Any]] = []
         self.measurements_: list[Any] = []
+        self.n_train_ = n
+        self.bounds_ = self._release_bounds(train, frac)
+        self.encoder_ = PublicEncoder(n_bins=self.n_bins).fit(self.schema_, bounds=self.bounds_.bounds)
+        self.domain_ = Domain(self.encoder_.names, self.encoder_.shape)
+        data = Dataset(self.encoder_.transform(train), self.domain_)
+        # what the mechanism itself may spend: the target less the bounds releases
+        self.rho_mechanism_ = self.rho_ - sum(s["rho"] for s in self.ledger_)
         self._run(data)
         self.rho_spent_ = float(sum(step["rho"] for step in self.ledger_))
         if self.private_:
@@ -145,6 +158,26 @@ class MarginalGenerator(BaseGenerator):
                                    f"{self.epsilon_:g}; refusing to report a violated budget")
         else:
             self.spent_epsilon_ = math.inf
+
+    def _release_bounds(self, train: pd.DataFrame, fraction: float) -> Any:
+        """Bounds of every numerical column: public, or released with DP on ``fraction`` of rho.
+
+        Each of the 2k releases (k ``dp_bounds`` columns, two quantiles each)
+        gets ``fraction * rho / (2k)``: an exponential mechanism with
+        ``epsilon_i = sqrt(8 fraction rho / (2k))`` (epsilon_i^2/8-zCDP,
+        Cesar & Rogers 2021; utility sensitivity 1 under replace-one). Nothing
+        is spent when every bound is public.
+        """
+        todo = needs_release(self.schema_)
+        if not self.private_:
+            return resolve_bounds(train, self.schema_, epsilon=math.inf, noise=None, quantiles=self.bounds_quantiles)
+        each = zcdp.exponential_epsilon(fraction * self.rho_ / (2 * len(todo))) if todo else 0.0
+        release = resolve_bounds(train, self.schema_, epsilon=each * 2 * len(todo), noise=self.noise_,
+                                 quantiles=self.bounds_quantiles)
+        for col, e in zip([c for c in release.released for _ in range(2)], release.epsilons):
+            self.ledger_.append({"step": "bounds", "mechanism": "exponential", "clique": [col], "epsilon": float(e),
+                                 "sensitivity": 1.0, "rho": zcdp.exponential_rho(e)})
+        return release
 
     def _run(self, data: Any) -> None:  # pragma: no cover - abstract
         """Select, measure and estimate; set ``model_``."""
@@ -253,52 +286,53 @@ class MarginalGenerator(BaseGenerator):
         return self.encoder_.inverse_transform(cells, self.rng_)
 
     # ----------------------------------------------------------- privacy
-    def _tuned_here(self) -> bool:
-        return str(self.tuned_on) == str(getattr(self.schema_, "name", None))
-
     def _mechanism_scope(self) -> list[str]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def privacy_spent(self) -> PrivacySpent | None:
         """Epsilon spent (CKS20 conversion of the zCDP ledger), delta and what the guarantee covers.
 
-        ``epsilon=inf`` runs report ``epsilon=inf``, accountant ``"none"`` and
-        ``full_scope=False``. Returns None before ``fit``.
+        ``epsilon=inf`` runs report ``epsilon=inf``, no delta, accountant
+        ``"none"`` and ``full_scope=False``. Returns None before ``fit``.
         """
         if not hasattr(self, "model_"):
             return None
-        sources = self.encoder_.bounds_source_
-        bounds = ("public schema: bounds and domains from the dataset config"
-                  + (" (" + "; ".join(f"{c}: {s}" for c, s in sources.items()) + ")" if sources else ""))
-        tuned_here = self._tuned_here()
-        tuning = (f"tuned_on={self.tuned_on}: " +
-                  ("the hyperparameters were chosen on this dataset" if tuned_here else
-                   f"the papers' defaults ({self.paper}) with round/iteration caps set for run cost"))
-        outside = ["hyperparameters chosen on this dataset"] if tuned_here else []
-        rounds = sum(1 for s in self.ledger_ if s["mechanism"] == "exponential")
+        bounds = self.bounds_.describe() + "; categories: the schema's public domains"
+        tuning, outside = tuning_scope(self.tuned_on_, self.schema_.name)
+        if self.tuned_on_ == "none":
+            tuning += f" ({self.paper}; round/iteration caps set for run cost)"
+        sel = [s for s in self.ledger_ if s["mechanism"] == "exponential" and s["step"] != "bounds"]
         n_meas = sum(1 for s in self.ledger_ if s["mechanism"] == "gaussian")
+        common = dict(neighbouring=NEIGHBOURING, bounds_source=bounds, tuning_source=tuning)
         if not self.private_:
             return PrivacySpent(
-                epsilon=math.inf, delta=0.0, accountant="none",
+                epsilon=math.inf, delta=None, accountant="none",
                 scope=["no-noise: epsilon=inf, exact marginals and argmax selection, no privacy guarantee"],
-                full_scope=False, notes=[f"{n_meas} exact marginals, {rounds} argmax selections "
+                full_scope=False, notes=[f"{n_meas} exact marginals, {len(sel)} argmax selections "
                                          "(the mechanism's non-private reference)"],
-                neighbouring="replace-one", delta_rationale="no guarantee (epsilon=inf)",
-                rng=self.noise_.describe(), bounds_source=bounds, tuning_source=tuning, outside=outside)
+                delta_rationale="none: no guarantee is claimed", rng="none: no noise",
+                outside=["everything: epsilon=inf measures without noise"] + outside, **common)
         notes = [f"zCDP: rho spent {self.rho_spent_:.6g} of {self.rho_:.6g} "
-                 f"({n_meas} Gaussian measurements, {rounds} exponential-mechanism selections)",
+                 f"({n_meas} Gaussian measurements, {len(sel)} exponential-mechanism selections"
+                 + (f", {len(self.bounds_.epsilons)} DP bound releases" if self.bounds_.released else "") + ")",
                  "Gaussian and Gumbel noise are textbook floating-point samplers (not discretised; Mironov 2012)",
-                 "estimation (Private-PGM mirror descent, known total n) and sampling are post-processing"]
-        if self.delta is not None:
-            rationale = f"set by the caller (generator.delta={self.delta_:.3g})"
-        else:
-            rationale = DELTA_RATIONALE
+                 "estimation (Private-PGM mirror descent, known total n) and sampling are post-processing",
+                 "the number of rows sampled is the caller's (default: the training-set size n, public under "
+                 "replace-one)"]
+        if self.noise_.kind == "seeded":
+            notes.insert(0, "seeded noise: reproducible for benchmarking; the guarantee holds only for someone who "
+                            "does not know the seed (written to run.json)")
+        scope = self._mechanism_scope() + ["preprocessing:public-schema", "output-format:public-schema(integers,"
+                                           "nullable)", "estimation:post-processing", "sampling:post-processing"]
+        if self.bounds_.released:
+            scope.insert(0, f"bounds:exponential-mechanism({', '.join(self.bounds_.released)}; "
+                            f"{len(self.bounds_.epsilons)} quantile releases, epsilon_i^2/8-zCDP each)")
+        rationale = (DELTA_RATIONALE if self.delta is None
+                     else f"set by the caller (generator.delta={self.delta_:.3g})")
         return PrivacySpent(
             epsilon=float(self.spent_epsilon_), delta=float(self.delta_), accountant=zcdp.ACCOUNTANT,
-            scope=self._mechanism_scope() + ["preprocessing:public-schema", "estimation:post-processing",
-                                             "sampling:post-processing"],
-            full_scope=not tuned_here, notes=notes, neighbouring="replace-one", delta_rationale=rationale,
-            rng=self.noise_.describe(), bounds_source=bounds, tuning_source=tuning, outside=outside)
+            scope=scope, full_scope=not outside, notes=notes, delta_rationale=rationale,
+            rng=self.noise_.describe(), outside=outside, **common)
 
 
 # --------------------------------------------------------------- inference
@@ -400,4 +434,4 @@ def _einsum(factors: list[tuple[list[str], np.ndarray]], output: list[str]) -> n
     return np.einsum(*args, optimize=len(factors) > 2)
 
 
-__all__ = ["DELTA_RATIONALE", "MarginalGenerator", "lipschitz_bound", "model_factors", "model_marginal"]
+__all__ = ["MarginalGenerator", "lipschitz_bound", "model_factors", "model_marginal"]

@@ -8,7 +8,9 @@ domain and no size (tested).
 
 Cells of one column, in order:
 
-* numerical column with public bounds ``[low, high]`` (``schema.bounds``):
+* numerical column with bounds ``[low, high]`` (public ``schema.bounds``, or
+  released with DP inside ``schema.dp_bounds`` by
+  :func:`bench.generators.dp_bounds.resolve_bounds` before the encoder is built):
   ``[missing?] [== low] [== high] bin_0 .. bin_{k-1}``. Values are clipped into
   the bounds; the two point masses keep spikes at a bound (capital-gain = 0, a
   top code) that an equal-width bin would smear; ``k`` equal-width bins
@@ -161,8 +163,16 @@ class PublicEncoder:
     def __init__(self, n_bins: int = 10) -> None:
         self.n_bins = n_bins
 
-    def fit(self, schema: Any) -> "PublicEncoder":
-        """Build the cells from ``schema`` (no rows are read)."""
+    def fit(self, schema: Any, bounds: dict[str, tuple[float, float]] | None = None) -> "PublicEncoder":
+        """Build the cells from ``schema`` (no rows are read).
+
+        Args:
+            bounds: ``{column: (low, high)}`` of the numerical columns, from
+                :func:`bench.generators.dp_bounds.resolve_bounds` (public
+                ``schema.bounds`` or a DP release of ``schema.dp_bounds``);
+                None = ``schema.bounds`` only.
+        """
+        bounds = dict(schema.bounds) if bounds is None else dict(bounds)
         if isinstance(self.n_bins, bool) or not isinstance(self.n_bins, (int, np.integer)) or int(self.n_bins) < 1:
             raise ConfigError(f"generator.n_bins must be an integer >= 1, got {self.n_bins!r}")
         k = int(self.n_bins)
@@ -176,17 +186,17 @@ class PublicEncoder:
                 raise SchemaError(f"column {col!r} is a datetime; mst/aim model numerical and categorical columns "
                                   "only (declare it numerical with public bounds, or drop it)")
             if kind == "numerical":
-                if col not in schema.bounds:
+                if col not in bounds:
                     raise SchemaError(
                         f"numerical column {col!r} has no public bounds in the schema (dataset.schema.bounds."
-                        f"{col}: [low, high], with a source); mst/aim read nothing about the columns from the "
-                        "training rows")
-                lo, hi = (float(x) for x in schema.bounds[col])
+                        f"{col}: [low, high] with a source, or dataset.schema.dp_bounds.{col}: a coarse range "
+                        "for a DP release); mst/aim read nothing about the columns from the training rows")
+                lo, hi = (float(x) for x in bounds[col])
                 integer = col in integers
                 if integer:
                     lo, hi = float(math.ceil(lo)), float(math.floor(hi))
                     if hi < lo:
-                        raise SchemaError(f"integer column {col!r} has bounds {list(schema.bounds[col])} that "
+                        raise SchemaError(f"integer column {col!r} has bounds {list(bounds[col])} that "
                                           "hold no whole number")
                     # the bounds are point masses; bins of whole numbers cover lo + 1 .. hi - 1
                     m = max(int(hi - lo) - 1, 0)

@@ -73,7 +73,7 @@ class MSTGenerator(MarginalGenerator):
         cols = list(self.domain_.attributes)
         d = len(cols)
         if self.private_:
-            part = self.rho_ / 3.0
+            part = self.rho_mechanism_ / 3.0
             sigma1 = zcdp.gaussian_sigma(part / d)
             sigma2 = zcdp.gaussian_sigma(part / (d - 1)) if d > 1 else 0.0
             eps_select = zcdp.exponential_epsilon(part / (d - 1)) if d > 1 else math.inf
