@@ -101,9 +101,15 @@ def test_numerical_bins_and_point_masses(fair):
     assert age.size == 12 and age.edges[0] == 17.5 and age.edges[-1] == 42.0
     np.testing.assert_array_equal(age.encode(pd.Series([17.5, 42.0, 18.0, 41.9, -5.0, 99.0])),
                                   [0, 1, 2, 11, 0, 1])
-    kids = enc["children"]  # whole numbers 0..5 (bounds [0, 5.5]): masses at 0 and 5, one value a bin between
-    assert kids.low == 0 and kids.high == 5 and kids.edges == [1.0, 2.0, 3.0, 4.0, 5.0]
-    np.testing.assert_array_equal(kids.encode(pd.Series([0, 0.2, 1, 3.4, 4, 5, 7])), [0, 0, 2, 4, 5, 1, 1])
+    kids = enc["children"]  # whole numbers 0..5 (bounds [0, 5.5]): at most 2 n_bins of them, one cell each
+    assert kids.per_value and kids.low == 0 and kids.high == 5 and kids.size == 6
+    np.testing.assert_array_equal(kids.encode(pd.Series([0, 0.2, 1, 3.4, 4, 5, 7])), [0, 0, 1, 3, 4, 5, 5])
+    yrs = PublicEncoder(n_bins=4).fit(with_fields(fair.schema, integers=["yrs_married"]),
+                                      bounds=FAIR_BOUNDS).columns_[2]
+    assert yrs.name == "yrs_married" and yrs.integer and not yrs.per_value  # 1..23: 23 > 2 * 4 whole numbers
+    assert yrs.edges == list(np.linspace(1, 23, 5))  # the equal-width grid of the 2-way metric
+    out = yrs.decode(np.repeat(np.arange(yrs.size), 50), np.random.default_rng(0))
+    assert (out % 1 == 0).all() and out.between(1, 23).all()
 
 
 def test_missing_public_knowledge_is_a_named_schema_error(fair):

@@ -266,15 +266,18 @@ class MarginalGenerator(BaseGenerator):
     def _model_cells(self, n: int) -> dict[str, np.ndarray]:
         """``n`` rows of cells from the fitted model, reproducible from ``random_state``.
 
-        ``MarkovRandomField.synthetic_data`` (randomized rounding of the
-        model's marginals) draws from NumPy's global RNG; it runs under a state
+        ``MarkovRandomField.synthetic_data(method="sample")`` (i.i.d. rows
+        from the model) draws from NumPy's global RNG; it runs under a state
         seeded from the generator's stream and the caller's global state is
         restored afterwards. Rows are shuffled with the generator's stream.
         """
         state = np.random.get_state()
         try:
             np.random.seed(int(self.rng_.integers(0, 2**32 - 1)))
-            out = self.model_.synthetic_data(rows=int(n)).to_dict()
+            # i.i.d. sampling: mbi 1.1.0's default "round" assigns each column by rank within its parents'
+            # groups in row order, which correlates columns that are not neighbours in the model
+            # (on Adult, exact MST: off-tree pairs at TV 0.38-0.55 with "round", 0.08-0.11 with "sample")
+            out = self.model_.synthetic_data(rows=int(n), method="sample").to_dict()
         finally:
             np.random.set_state(state)
         # mbi writes rows grouped by the first sampled column; shuffle them (post-processing)

@@ -14,11 +14,12 @@ Cells of one column, in order:
   ``[missing?] [== low] [== high] bin_0 .. bin_{k-1}``. Values are clipped into
   the bounds; the two point masses keep spikes at a bound (capital-gain = 0, a
   top code) that an equal-width bin would smear; ``k`` equal-width bins
-  (``n_bins``) cover ``[low, high]``. A column the schema lists in
-  ``integers`` has whole-number bounds (low rounded up, high down), values
-  rounded to whole numbers, and bins of whole numbers between the two point
-  masses (``ceil((high - low - 1) / n_bins)`` values a bin, the last one
-  shorter); it is decoded to whole numbers.
+  (``n_bins``) cover ``[low, high]``, the grid of tailbench's other DP
+  generators and of :func:`bench.fidelity.two_way_marginal_error`. A column
+  the schema lists in ``integers`` has whole-number bounds (low rounded up,
+  high down) and is decoded to whole numbers (uniform among those inside the
+  bin, the bounds excluded); if its bounds hold at most ``2 n_bins`` whole
+  numbers it gets one cell per whole number instead (education-num: 16).
 * categorical / boolean column with a public domain (``schema.domains``;
   booleans default to ``["False", "True"]``): ``[missing?] category_0 ..``.
 * ``[missing?]`` is there only for a column the schema lists in ``nullable``;
@@ -64,6 +65,8 @@ class ColumnCells:
         low, high: public bounds (numerical).
         edges: ``(k + 1,)`` bin edges over ``[low, high]`` (numerical).
         integer: decode to whole numbers (from ``schema.integers``).
+        per_value: one cell per whole number between the bounds (integer
+            columns holding at most ``2 n_bins`` whole numbers).
         categories: public domain (categorical).
     """
 
@@ -74,6 +77,7 @@ class ColumnCells:
     high: float = 1.0
     edges: list[float] = field(default_factory=list)
     integer: bool = False
+    per_value: bool = False
     categories: list[str] = field(default_factory=list)
 
     @property
@@ -89,6 +93,8 @@ class ColumnCells:
     def size(self) -> int:
         """Number of cells."""
         if self.kind == "numerical":
+            if self.per_value:
+                return self.offset + int(self.high - self.low) + 1
             return self.offset + 2 + self.n_bins
         return self.offset + len(self.categories)
 
@@ -99,12 +105,14 @@ class ColumnCells:
             v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
             miss = np.isnan(v)  # +-inf are clipped to the bounds
             v = np.clip(np.where(miss, self.low, v), self.low, self.high)
-            edges = np.asarray(self.edges)
-            b = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, max(self.n_bins - 1, 0))
-            if self.integer:  # whole-number bins: round first, so 3.4 lands with 3 (and 0.2 with the low mass)
+            if self.integer:  # whole numbers: 3.4 counts as 3
                 v = np.clip(np.round(v), self.low, self.high)
-                b = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, max(self.n_bins - 1, 0))
-            cell = np.where(v == self.low, 0, np.where(v == self.high, 1, 2 + b)) + self.offset
+            if self.per_value:
+                cell = (v - self.low).astype(np.int64) + self.offset
+            else:
+                edges = np.asarray(self.edges)
+                b = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, self.n_bins - 1)
+                cell = np.where(v == self.low, 0, np.where(v == self.high, 1, 2 + b)) + self.offset
             if self.nullable:
                 cell = np.where(miss, 0, cell)
             return cell.astype(np.int64)
@@ -123,16 +131,22 @@ class ColumnCells:
             cats = np.array(([None] if self.nullable else []) + list(self.categories), dtype=object)
             vals = cats[np.clip(cell, 0, len(cats) - 1)]
             return pd.Series(vals, dtype=object).where(~miss, np.nan)
+        if self.per_value:
+            v = self.low + np.clip(cell - self.offset, 0, self.size - self.offset - 1).astype(float)
+            v[miss] = np.nan
+            return pd.Series(v.astype(np.int64)) if not miss.any() else pd.Series(v)
         local = np.clip(cell - self.offset, 0, self.n_bins + 1)
         edges = np.asarray(self.edges)
-        if self.n_bins == 0:  # integer column whose bounds are adjacent: only the two point masses
-            local = np.minimum(local, 1)
-            edges = np.array([self.low, self.high])
-        b = np.clip(local - 2, 0, max(len(edges) - 2, 0))
+        b = np.clip(local - 2, 0, self.n_bins - 1)
         left, right = edges[b], edges[b + 1]
         u = rng.random(len(cell))
-        if self.integer:  # a uniform whole number in left .. right - 1
-            v = left + np.floor(u * np.maximum(right - left, 1))
+        if self.integer:
+            # a uniform whole number inside the bin, the bounds excluded (they are the point masses)
+            last = b == self.n_bins - 1
+            a = np.maximum(np.ceil(left), self.low + 1)
+            z = np.minimum(np.where(last, np.floor(right), np.ceil(right) - 1), self.high - 1)
+            mid = np.clip(np.round((left + right) / 2), self.low, self.high)
+            v = np.where(a <= z, a + np.floor(u * (z - a + 1)), mid)
         else:
             v = left + u * (right - left)
         v = np.where(local == 0, self.low, np.where(local == 1, self.high, v))
@@ -193,20 +207,16 @@ class PublicEncoder:
                         "for a DP release); mst/aim read nothing about the columns from the training rows")
                 lo, hi = (float(x) for x in bounds[col])
                 integer = col in integers
+                per_value = False
                 if integer:
                     lo, hi = float(math.ceil(lo)), float(math.floor(hi))
                     if hi < lo:
                         raise SchemaError(f"integer column {col!r} has bounds {list(bounds[col])} that "
                                           "hold no whole number")
-                    # the bounds are point masses; bins of whole numbers cover lo + 1 .. hi - 1
-                    m = max(int(hi - lo) - 1, 0)
-                    width = max(math.ceil(m / k), 1)
-                    n = math.ceil(m / width)
-                    edges = [lo + 1.0 + i * width for i in range(n)] + [hi]  # bin j = e_j .. e_{j+1} - 1
-                else:
-                    edges = list(np.linspace(lo, hi, k + 1))
+                    per_value = hi - lo + 1 <= 2 * k
+                edges = list(np.linspace(lo, hi, k + 1))
                 cols.append(ColumnCells(col, "numerical", col in nullable, lo, hi, [float(e) for e in edges],
-                                        integer))
+                                        integer, per_value))
             else:
                 if col in schema.domains:
                     cats = [str(c) for c in schema.domains[col]]
