@@ -66,7 +66,11 @@ def test_aim_fits_full_adult_within_ten_minutes(adult_small):
     assert len(train) == 29305
     cfg = OmegaConf.load(tailbench_mbi.PLUGIN_CONF / "generator" / "aim.yaml")
     cfg.random_state, cfg.verbose = 0, False
-    t0 = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     gen = build_generator(cfg, 0).fit(train, full.schema)
-    assert time.perf_counter() - t0 < 600
-    assert gen.privacy_spent().epsilon <= 1.0
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    # CPU seconds of this process (all threads) bound the wall time on 2 idle cores from above as long as the
+    # fit keeps at least one core busy; wall time alone depends on whatever else shares the machine
+    print(f"aim on full Adult: {gen.rounds_} rounds, wall {wall:.0f} s, CPU {cpu:.0f} s")
+    assert cpu < 600, f"aim used {cpu:.0f} CPU seconds (wall {wall:.0f} s)"
+    assert gen.rounds_ <= cfg.max_rounds and gen.privacy_spent().epsilon <= 1.0
