@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             drop = max([a - b for a, b in zip(y, y[1:])] + [0.0])
             label = "quality" if metric == "q" else "TSTR"
             blocks = g.pivot_table(index="seed", columns="epsilon", values=col).dropna()
-            page = page_trend_test(blocks.to_numpy()) if blocks.shape[0] >= 2 else None
+            page = page_trend_test(blocks.to_numpy()) if blocks.shape[0] >= 2 and blocks.shape[1] >= 3 else None
             page_txt = f", Page's L {page.statistic:.0f} p={page.pvalue:.2g}" if page is not None else ""
             print(f"  {label}: Spearman rho {_spearman(y):.2f}, monotone {'yes' if rising else 'NO'} "
                   f"(largest drop {drop:.3f}){page_txt}")
