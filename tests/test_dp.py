@@ -18,8 +18,7 @@ from scipy.stats import norm
 
 from bench.data.schema import Schema
 from bench.errors import ConfigError, SchemaError
-from bench.generators.accounting import (DELTA_RATIONALE, TUNED_HERE, calibrate_noise_multiplier,
-                                         replace_one_epsilon)
+from bench.generators.accounting import DELTA_RATIONALE, TUNED_HERE, replace_one_epsilon
 from bench.generators.base import available_generators, check_output, make_generator
 from bench.generators.dp import DPCTGANGenerator, DPTVAEGenerator, PublicTransformer
 from bench.generators.dp_base import dp_batches, make_dp_training, quiet_opacus
@@ -576,11 +575,10 @@ def test_adult_fidelity_and_tstr_rise_with_epsilon(adult_dir):
     """
     from scipy.stats import page_trend_test
 
-    from tests.conftest import dataset_cfg
-
     from bench.data.loaders import load_adult
     from bench.fidelity import RealProfile, quality_scores
     from bench.utility import tstr_trtr
+    from tests.conftest import dataset_cfg
 
     ds = load_adult(**dataset_cfg("adult", data_dir=adult_dir, max_rows=8000))
     sp = ds.splits()
