@@ -5,8 +5,12 @@ generator config (``conf/generator/<model>.yaml``, e.g. ``dp_ctgan`` or
 ``dp_ctgan_adult_tuned``), epsilon and seed it fits the generator on the fixed
 training split,
 samples as many rows, and scores only the SDMetrics quality score (equal to
-SDMetrics' QualityReport, see tests/test_fidelity_sdmetrics.py) and the TSTR
-HistGradientBoosting ROC AUC on the real holdout. No attacks, no report. It
+SDMetrics' QualityReport, see tests/test_fidelity_sdmetrics.py), the TSTR
+HistGradientBoosting ROC AUC on the real holdout and the 2-way marginal error
+(:func:`bench.metrics.association.two_way_marginal_error`: mean total variation distance
+of all 2-way marginals on the schema's public cells). Any registered generator
+works, plugins' included (``--models mst aim`` with tailbench-mbi installed).
+No attacks, no report. It
 prints mean ± std over seeds per epsilon, Spearman's rho of the means against
 the grid, whether the means rise monotonically (a drop up to ``--tol`` between
 neighbours counts as a tie), the largest drop between neighbouring means, and
@@ -23,6 +27,8 @@ Usage::
         --max-rows 8000 --set dp_ctgan.epochs=100 --jobs 2
     python scripts/epsilon_trend.py --dataset fair --models dp_tvae --epsilons 1 4 --seeds 0 1 \\
         --set dp_tvae.lr=0.001   # one point of the tuning grid on fair (docs/dp.md)
+    python scripts/epsilon_trend.py --models mst aim dp_marginals dp_tvae dp_ctgan \\
+        --epsilons 0.5 1 2 4 8 inf --max-rows 8000 --out results/trend/mbi.csv --table
 
 Issue 3: "fidelity and TSTR utility rise with epsilon on average across seeds".
 """
@@ -54,7 +60,13 @@ def _generator(model: str, eps: float, seed: int, kw: dict):
 
     from bench.run.cell import build_generator
 
-    cfg = OmegaConf.load(ROOT / "conf" / "generator" / f"{model}.yaml")
+    path = ROOT / "conf" / "generator" / f"{model}.yaml"
+    if not path.exists():  # an entry-point plugin ships its config in its package (e.g. tailbench-mbi)
+        from bench.generators.base import generator_class
+
+        package = sys.modules[generator_class(model).__module__.split(".")[0]]
+        path = Path(package.__file__).parent / "conf" / "generator" / f"{model}.yaml"
+    cfg = OmegaConf.load(path)
     cfg.random_state = int(seed)
     cfg.epsilon = float(eps)
     for key, value in {"verbose": False, **kw}.items():
@@ -75,6 +87,7 @@ def one_cell(name: str, eps: float, seed: int, max_rows: int | None, kw: dict, d
 
     torch.set_num_threads(1)
     from bench.generators import check_output
+    from bench.metrics.association import two_way_marginal_error
     from bench.metrics.shapes import RealProfile, quality_scores
     from bench.metrics.utility import tstr_trtr
 
@@ -86,9 +99,11 @@ def one_cell(name: str, eps: float, seed: int, max_rows: int | None, kw: dict, d
     syn = check_output(gen.sample(len(sp.train)), len(sp.train), ds.schema, name)
     quality = quality_scores(RealProfile.from_frame(sp.train, ds.schema), syn)["quality_score"]
     # a table that lost a target class scores the constant classifier (AUC 0.5), as in the sweep
-    tstr = tstr_trtr(train=sp.train, holdout=sp.holdout, synthetic=syn, schema=ds.schema, models=["hgb"], seed=seed)["hgb"]["tstr_auc"]
+    tstr = tstr_trtr(train=sp.train, holdout=sp.holdout, synthetic=syn, schema=ds.schema, models=["hgb"],
+                     seed=seed)["hgb"]["tstr_auc"]
+    twoway = two_way_marginal_error(sp.train, syn, ds.schema)["mean"]
     spent = gen.privacy_spent()
-    return dict(model=name, epsilon=eps, seed=seed, quality=quality, tstr=tstr, fit_s=fit_s,
+    return dict(model=name, epsilon=eps, seed=seed, quality=quality, tstr=tstr, twoway=twoway, fit_s=fit_s,
                 spent=spent.epsilon if spent else math.nan, n_train=len(sp.train), dataset=dataset,
                 full_scope=spent.full_scope if spent else False, settings=repr(kw))
 
@@ -113,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tol", type=float, default=0.0, help="a drop up to tol between neighbours counts as a tie")
     p.add_argument("--out", default=None, help="write every (model, epsilon, seed) score to this CSV")
     p.add_argument("--from-csv", default=None, help="re-print the statistics of an earlier --out CSV (no fits)")
+    p.add_argument("--table", action="store_true",
+                   help="also print one markdown table: model x epsilon, quality, TSTR AUC, 2-way TV (mean ± std)")
     args = p.parse_args(argv)
 
     import numpy as np
@@ -133,11 +150,18 @@ def main(argv: list[str] | None = None) -> int:
         df = pd.read_csv(args.from_csv)
     else:
         cells = [(m, e, s) for m in args.models for e in args.epsilons for s in args.seeds]
-        rows = Parallel(n_jobs=args.jobs)(delayed(one_cell)(m, e, s, max_rows, kw[m], args.dataset)
-                                          for m, e, s in cells)
+        rows = []
+        # results arrive as cells finish; --out is rewritten after each one, so a stopped run keeps its cells
+        for row in Parallel(n_jobs=args.jobs, return_as="generator_unordered")(
+                delayed(one_cell)(m, e, s, max_rows, kw[m], args.dataset) for m, e, s in cells):
+            rows.append(row)
+            if args.out:
+                Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+                pd.DataFrame(rows).to_csv(args.out, index=False)
+        order = {c: i for i, c in enumerate(cells)}
         df = pd.DataFrame(rows)
-        if args.out:
-            df.to_csv(args.out, index=False)
+        df = df.iloc[sorted(range(len(df)), key=lambda i: order[(df["model"].iloc[i], df["epsilon"].iloc[i],
+                                                                   df["seed"].iloc[i])])].reset_index(drop=True)
     ds_name = df["dataset"].iloc[0] if "dataset" in df else "adult"
     print(f"{ds_name}, {df['n_train'].iloc[0]} training rows, seeds {sorted(df['seed'].unique().tolist())}, "
           f"settings {kw}, {time.perf_counter() - t0:.0f} s wall")
@@ -148,10 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     for m, g in df.groupby("model", sort=False):
         agg = g.groupby("epsilon").agg(q=("quality", "mean"), qs=("quality", "std"),
                                        u=("tstr", "mean"), us=("tstr", "std"), fit=("fit_s", "mean"))
+        tw = g.groupby("epsilon")["twoway"].agg(["mean", "std"]) if "twoway" in g else None
         print(f"\n{m}  (mean fit {agg['fit'].mean():.0f} s)")
-        print(f"{'epsilon':>8} {'quality':>15} {'TSTR AUC':>15}")
+        print(f"{'epsilon':>8} {'quality':>15} {'TSTR AUC':>15}" + (f" {'2-way TV':>15}" if tw is not None else ""))
         for e, r in agg.iterrows():
-            print(f"{e:>8g} {r.q:8.3f} ± {r.qs:.3f} {r.u:8.3f} ± {r.us:.3f}")
+            extra = f" {tw.loc[e, 'mean']:8.3f} ± {tw.loc[e, 'std']:.3f}" if tw is not None else ""
+            print(f"{e:>8g} {r.q:8.3f} ± {r.qs:.3f} {r.u:8.3f} ± {r.us:.3f}{extra}")
         for metric, col in (("q", "quality"), ("u", "tstr")):
             y = agg[metric].tolist()
             rising = all(b >= a - args.tol for a, b in zip(y, y[1:]))
@@ -159,12 +185,23 @@ def main(argv: list[str] | None = None) -> int:
             drop = max([a - b for a, b in zip(y, y[1:])] + [0.0])
             label = "quality" if metric == "q" else "TSTR"
             blocks = g.pivot_table(index="seed", columns="epsilon", values=col).dropna()
-            page = page_trend_test(blocks.to_numpy()) if blocks.shape[0] >= 2 else None
+            page = page_trend_test(blocks.to_numpy()) if blocks.shape[0] >= 2 and blocks.shape[1] >= 3 else None
             page_txt = f", Page's L {page.statistic:.0f} p={page.pvalue:.2g}" if page is not None else ""
             print(f"  {label}: Spearman rho {_spearman(y):.2f}, monotone {'yes' if rising else 'NO'} "
                   f"(largest drop {drop:.3f}){page_txt}")
     print(f"\nall monotone: {'yes' if ok else 'NO'}")
+    if args.table:
+        print("\n" + comparison_table(df))
     return 0
+
+
+def comparison_table(df) -> str:
+    """Markdown: one row per (model, epsilon), quality / TSTR AUC / 2-way TV as mean ± std over seeds."""
+    lines = ["| model | epsilon | seeds | quality ↑ | TSTR AUC ↑ | 2-way TV ↓ | fit s |", "|---|---|---|---|---|---|---|"]
+    for (m, e), g in df.groupby(["model", "epsilon"], sort=False):
+        cells = [f"{g[c].mean():.3f} ± {g[c].std():.3f}" if c in g else "" for c in ("quality", "tstr", "twoway")]
+        lines.append(f"| {m} | {e:g} | {len(g)} | " + " | ".join(cells) + f" | {g['fit_s'].mean():.0f} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

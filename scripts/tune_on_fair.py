@@ -71,9 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     import pandas as pd
-    from joblib import Parallel, delayed
-
     from epsilon_trend import one_cell
+    from joblib import Parallel, delayed
 
     if args.from_csv:
         df = pd.read_csv(args.from_csv)

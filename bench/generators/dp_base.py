@@ -50,6 +50,7 @@ from bench.generators.dp_bounds import (DEFAULT_FRACTION, DEFAULT_QUANTILES, Bou
 from bench.generators.noise import NoiseSource
 
 ACCOUNTANTS = (ACCOUNTANT,)
+NO_NOISE_NOTE = "trained without clipping, noise or Poisson sampling (matched non-private reference)"
 GRAD_SAMPLE_MODES = ("hooks", "functorch", "ew", "ghost")
 
 # ctgan's span description, reused so ctgan-style activations and losses read it.
@@ -661,10 +662,8 @@ class DPGeneratorBase(BaseGenerator):
         if self.noise_.kind == "seeded":
             notes.append("seeded noise and Poisson masks: reproducible for benchmarking; the guarantee holds only "
                          "for someone who does not know the seed (written to run.json)")
-        notes.append("textbook floating-point Gaussian/Laplace/Gumbel samplers (not snapped or discrete, "
-                      "Mironov 2012)")
-        tuning, tuned_outside = tuning_scope(self.tuned_on_, self.schema_.name)
-        outside += tuned_outside
+        notes.append("textbook floating-point Gaussian/Laplace/Gumbel samplers (not snapped or discrete, Mironov 2012)")
+        outside += tuning_scope(self.tuned_on_, self.schema_.name)[1]
         return scope, notes, outside
 
     def privacy_spent(self) -> PrivacySpent | None:
@@ -681,8 +680,7 @@ class DPGeneratorBase(BaseGenerator):
         if not self.private_:
             return PrivacySpent(epsilon=math.inf, delta=None, accountant="none",
                                 scope=["no-noise: epsilon=inf, no privacy guarantee"], full_scope=False,
-                                notes=["trained without clipping, noise or Poisson sampling "
-                                       "(matched non-private reference)"],
+                                notes=[NO_NOISE_NOTE],
                                 delta_rationale="none: no guarantee is claimed", rng="none: no noise",
                                 outside=["everything: epsilon=inf trains without noise"] + outside, **common)
         t = self.training_

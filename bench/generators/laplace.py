@@ -54,8 +54,8 @@ import pandas as pd
 from bench.errors import ConfigError, SchemaError
 from bench.generators.accounting import NEIGHBOURING, PURE_DELTA_RATIONALE, check_tuned_on, tuning_scope
 from bench.generators.base import BaseGenerator, PrivacySpent
-from bench.generators.dp_bounds import DEFAULT_FRACTION, DEFAULT_QUANTILES, check_fraction, needs_release, \
-    numeric_output, resolve_bounds
+from bench.generators.dp_bounds import (DEFAULT_FRACTION, DEFAULT_QUANTILES, check_fraction, needs_release,
+                                        numeric_output, resolve_bounds)
 from bench.generators.noise import NoiseSource
 
 
@@ -272,16 +272,16 @@ class DPMarginalsGenerator(BaseGenerator):
                                 delta_rationale="none: no guarantee is claimed",
                                 **{**common, "rng": "none: no noise"},
                                 outside=["everything: epsilon=inf trains without noise"] + outside)
-        scope = [f"histograms:laplace(scale={self.noise_scale_:.4g}=2d/epsilon_hist, d={d} columns, "
-                 f"epsilon_hist={self.hist_epsilon_:.4g}, L1 sensitivity 2d under replace-one)",
+        scope = [(f"histograms:laplace(scale={self.noise_scale_:.4g}=2d/epsilon_hist, d={d} columns, "
+                  f"epsilon_hist={self.hist_epsilon_:.4g}, L1 sensitivity 2d under replace-one)"),
                  "composition:parallel-over-slots,sequential-over-columns",
                  "preprocessing:public-schema", "output-format:public-schema(integers,nullable)",
                  "sampling:post-processing"]
         notes = ["textbook floating-point Laplace and Gumbel noise (not snapped/discrete mechanisms, Mironov 2012)",
-                 "integer columns from the public schema: "
-                 + (", ".join(s.name for s in self.slots_ if s.kind == "numerical" and s.integer) or "none"),
-                 "the number of rows sampled is the caller's (default: the training-set size n, public under "
-                 "replace-one)"]
+                 ("integer columns from the public schema: "
+                  + (", ".join(s.name for s in self.slots_ if s.kind == "numerical" and s.integer) or "none")),
+                 ("the number of rows sampled is the caller's (default: the training-set size n, public under "
+                  "replace-one)")]
         if self.noise_.kind == "seeded":
             notes.insert(0, "seeded noise: reproducible for benchmarking; the guarantee holds only for someone who "
                             "does not know the seed (written to run.json)")

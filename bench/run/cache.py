@@ -123,6 +123,8 @@ def code_hash(cls: type) -> str:
     ``attacks``) or in ``cls``'s own top-level package (an outside plugin), and
     every tailbench module whose functions or classes those modules use
     (e.g. ``dp_ctgan`` uses ``laplace.laplace_frequencies`` and ``noise.NoiseSource``).
+    For a plugin (``cls`` outside tailbench) every ``.py`` file of its package
+    counts too, since its mechanism usually spans modules used as modules.
     """
     top = {*TAILBENCH_PACKAGES, cls.__module__.split(".")[0]}
 
@@ -137,6 +139,11 @@ def code_hash(cls: type) -> str:
             if (inspect.isfunction(v) or inspect.isclass(v)) and ours(vm):
                 mods.add(vm)
     h = hashlib.sha256()
+    plugin = sys.modules.get(cls.__module__.split(".")[0])
+    plugin_file = getattr(plugin, "__file__", None) if cls.__module__.split(".")[0] not in TAILBENCH_PACKAGES else None
+    if plugin_file and Path(plugin_file).name == "__init__.py":
+        for f in sorted(Path(plugin_file).parent.rglob("*.py")):
+            h.update(f.read_bytes())
     for name in sorted(mods):
         m = sys.modules.get(name)
         f = getattr(m, "__file__", None)
