@@ -225,7 +225,7 @@ def test_dp_marginals_refuses_private_metadata(fair):
     train = fair.splits().train
     no_bounds = replace(fair.schema, dp_bounds={k: v for k, v in fair.schema.dp_bounds.items() if k != "age"},
                         bounds_source={k: v for k, v in fair.schema.bounds_source.items() if k != "age"})
-    with pytest.raises(SchemaError, match="'age' has no public bounds"):
+    with pytest.raises(SchemaError, match="age: no public bounds"):
         DPMarginalsGenerator(random_state=0).fit(train, no_bounds)
     with pytest.raises(ConfigError, match="epsilon must be > 0"):
         DPMarginalsGenerator(epsilon=0, random_state=0).fit(train, fair.schema)

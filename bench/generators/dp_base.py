@@ -46,7 +46,8 @@ from bench.generators.accounting import (ACCOUNTANT, DELTA_RATIONALE, NEIGHBOURI
                                          default_delta, poisson_schedule, replace_one_epsilon, tuning_scope)
 from bench.generators.base import BaseGenerator, PrivacySpent
 from bench.generators.dp_bounds import (DEFAULT_FRACTION, DEFAULT_QUANTILES, BoundsRelease, check_fraction,
-                                        needs_release, numeric_output, resolve_bounds)
+                                        check_public_schema, needs_release, numeric_output,
+                                        resolve_bounds)
 from bench.generators.noise import NoiseSource
 
 ACCOUNTANTS = (ACCOUNTANT,)
@@ -607,6 +608,7 @@ class DPGeneratorBase(BaseGenerator):
     def _fit_transformer(self, train: pd.DataFrame) -> np.ndarray:
         """Resolve the bounds (public, DP-released or data), build the public encoding, encode ``train``."""
         sch = self.schema_
+        check_public_schema(sch, self.name, allow_data_bounds=self.allow_data_bounds)
         eps_b = self.bounds_fraction_ * self.epsilon_ if (self.private_ and needs_release(sch)) else 0.0
         self.bounds_epsilon_ = eps_b
         self.bounds_ = resolve_bounds(train, sch, epsilon=eps_b if self.private_ else math.inf, noise=self.noise_,

@@ -198,6 +198,43 @@ def needs_release(schema: Any) -> list[str]:
     return [c for c in schema.numerical if c not in schema.bounds and c in schema.dp_bounds]
 
 
+def check_public_schema(schema: Any, generator: str, allow_data_bounds: bool = False) -> None:
+    """Check, before any budget is spent, that a DP generator can take every column's metadata from the schema.
+
+    Every numerical column needs public ``bounds`` or a coarse ``dp_bounds``
+    range, every categorical column a public ``domains`` entry (booleans are
+    ``False``/``True``), and no column may be a datetime. All problems are
+    reported together, with the YAML to add for each.
+
+    Args:
+        schema: the table's :class:`~bench.data.schema.Schema`.
+        generator: the generator's name, for the message.
+        allow_data_bounds: missing bounds and domains are read from the
+            training rows instead (outside the guarantee); datetimes still fail.
+    Raises:
+        SchemaError: naming every column at fault.
+    """
+    problems = []
+    for col, kind in schema.columns.items():
+        if kind == "datetime":
+            problems.append(f"  {col}: a datetime; declare it numerical with public bounds, or drop it")
+        elif allow_data_bounds:
+            continue
+        elif kind == "numerical" and col not in schema.bounds and col not in schema.dp_bounds:
+            problems.append(f"  {col}: no public bounds (dataset.schema.bounds.{col}: [low, high] with a citation "
+                            f"in bounds_source, or dataset.schema.dp_bounds.{col}: a coarse public range to release "
+                            "them in with DP)")
+        elif kind == "categorical" and col not in schema.domains:
+            problems.append(f"  {col}: no public domain (dataset.schema.domains.{col}: [category, ...])")
+    if problems:
+        fix = "" if allow_data_bounds else (
+            "\nA DP generator cannot read them from the training rows without spending budget; declare them, or "
+            "pass generator.allow_data_bounds=true where the generator supports it (non-private: the run's "
+            "scope will say so).")
+        raise SchemaError(f"{generator} needs public metadata for {len(problems)} column(s):\n"
+                          + "\n".join(problems) + fix)
+
+
 def resolve_bounds(train: pd.DataFrame, schema: Any, *, epsilon: float, noise: NoiseSource | None,
                    quantiles: Any = DEFAULT_QUANTILES, grid_size: int = GRID_SIZE,
                    allow_data_bounds: bool = False) -> BoundsRelease:
@@ -270,5 +307,5 @@ def resolve_bounds(train: pd.DataFrame, schema: Any, *, epsilon: float, noise: N
 
 
 __all__ = ["DEFAULT_FRACTION", "DEFAULT_QUANTILES", "GRID_SIZE", "BoundsRelease", "candidate_grid",
-           "check_fraction", "check_quantiles", "needs_release", "numeric_output", "quantile_utility", "release_quantile",
+           "check_fraction", "check_public_schema", "check_quantiles", "needs_release", "numeric_output", "quantile_utility", "release_quantile",
            "resolve_bounds"]

@@ -54,8 +54,8 @@ import pandas as pd
 from bench.errors import ConfigError, SchemaError
 from bench.generators.accounting import NEIGHBOURING, PURE_DELTA_RATIONALE, check_tuned_on, tuning_scope
 from bench.generators.base import BaseGenerator, PrivacySpent
-from bench.generators.dp_bounds import (DEFAULT_FRACTION, DEFAULT_QUANTILES, check_fraction, needs_release,
-                                        numeric_output, resolve_bounds)
+from bench.generators.dp_bounds import (DEFAULT_FRACTION, DEFAULT_QUANTILES, check_fraction, check_public_schema,
+                                        needs_release, numeric_output, resolve_bounds)
 from bench.generators.noise import NoiseSource
 
 
@@ -213,6 +213,7 @@ class DPMarginalsGenerator(BaseGenerator):
         self.tuned_on_ = check_tuned_on(self.tuned_on)
         frac = check_fraction(self.bounds_epsilon_fraction)
         sch = self.schema_
+        check_public_schema(sch, self.name)
         for col, kind in sch.columns.items():
             if kind == "datetime":
                 raise SchemaError(f"column {col!r} is a datetime; dp_marginals models numerical and categorical "

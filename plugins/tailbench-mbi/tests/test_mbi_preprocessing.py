@@ -115,8 +115,8 @@ def test_numerical_bins_and_point_masses(fair):
 def test_missing_public_knowledge_is_a_named_schema_error(fair):
     schema = copy.deepcopy(fair.schema)
     schema.dp_bounds = {}
-    with pytest.raises(SchemaError, match="'age'.*public bounds"):  # neither bounds nor dp_bounds
-        MSTGenerator(random_state=0, verbose=False).fit(fair.splits().train, schema)
+    with pytest.raises(SchemaError, match=r"(?s)4 column\(s\).*age: no public bounds.*affairs: no public bounds"):
+        MSTGenerator(random_state=0, verbose=False).fit(fair.splits().train, schema)  # neither bounds nor dp_bounds
     schema = copy.deepcopy(fair.schema)
     del schema.domains["educ"]
     with pytest.raises(SchemaError, match="'educ'.*public domain"):

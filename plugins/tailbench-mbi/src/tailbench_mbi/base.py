@@ -39,8 +39,8 @@ import pandas as pd
 from bench.errors import ConfigError
 from bench.generators.accounting import DELTA_RATIONALE, NEIGHBOURING, check_tuned_on, tuning_scope
 from bench.generators.base import BaseGenerator, PrivacySpent
-from bench.generators.dp_bounds import (DEFAULT_FRACTION, DEFAULT_QUANTILES, check_fraction, needs_release,
-                                        resolve_bounds)
+from bench.generators.dp_bounds import (DEFAULT_FRACTION, DEFAULT_QUANTILES, check_fraction, check_public_schema,
+                                        needs_release, resolve_bounds)
 from bench.generators.noise import NoiseSource
 from tailbench_mbi import zcdp
 from tailbench_mbi.encode import PublicEncoder
@@ -139,6 +139,7 @@ class MarginalGenerator(BaseGenerator):
         self._check_settings(n)
         self.tuned_on_ = check_tuned_on(self.tuned_on)
         frac = check_fraction(self.bounds_budget_fraction, "generator.bounds_budget_fraction")
+        check_public_schema(self.schema_, self.name)
         self.noise_ = NoiseSource(secure=bool(self.secure_mode), seed=self.seed_)
         self.ledger_: list[dict[str, Any]] = []
         self.measurements_: list[Any] = []
