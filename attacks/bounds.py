@@ -40,8 +40,9 @@ The ``audit`` metric family that plays the games and applies these bounds is
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from scipy.stats import beta

@@ -38,8 +38,8 @@ import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
 from bench.data.schema import Schema
-from bench.metrics.intervals import wilson_interval
 from bench.errors import ConfigError, EmptyTableError, SchemaError
+from bench.metrics.intervals import wilson_interval
 
 _NA = "\x00<NA>"  # the missing-value category (never a real category string)
 ONE_HOT_WEIGHT = float(np.sqrt(0.5))
@@ -70,7 +70,7 @@ class TableEncoder:
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
 
-    def fit(self, frame: pd.DataFrame) -> "TableEncoder":
+    def fit(self, frame: pd.DataFrame) -> TableEncoder:
         """Learn scales and categories from ``frame`` (use public data: the reference split).
 
         Raises:

@@ -36,7 +36,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -46,8 +47,8 @@ from attacks.membership import auc_standard_error, membership_inference
 from attacks.settings import settings
 from attacks.targets import OutlierModel, fit_outliers
 from bench.errors import ConfigError
-from bench.metrics.intervals import wilson_interval
 from bench.metrics.context import EvalContext
+from bench.metrics.intervals import wilson_interval
 from bench.results import metric
 
 log = logging.getLogger(__name__)

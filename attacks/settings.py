@@ -11,8 +11,9 @@ setting at fault.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from copy import deepcopy
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -80,8 +80,9 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -202,7 +203,7 @@ class ShadowFeaturizer:
                 self.cat_.append(slice(j, j + w))
                 j += w
 
-    def set_targets(self, targets: pd.DataFrame) -> "ShadowFeaturizer":
+    def set_targets(self, targets: pd.DataFrame) -> ShadowFeaturizer:
         """Encode the targets (T rows)."""
         self.targets_ = self.encoder.transform(targets)
         return self

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -40,6 +41,7 @@ from bench.errors import SchemaError
 from bench.metrics.context import EvalContext
 from bench.metrics.families import score
 from bench.results import METRIC_COLUMNS
+
 
 def default_settings() -> dict[str, Any]:
     """The settings a sweep cell uses by default: every ``evaluation`` block plus the default ``attacks``.

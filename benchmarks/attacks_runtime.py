@@ -33,12 +33,11 @@ def main() -> None:
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
 
-    from bench.run.record import set_threads
-    from bench.data.loaders import load_dataset_file
-    from bench.metrics.context import EvalContext
-    from bench.generators import check_output, make_generator
-
     import attacks.run as run
+    from bench.data.loaders import load_dataset_file
+    from bench.generators import check_output, make_generator
+    from bench.metrics.context import EvalContext
+    from bench.run.record import set_threads
 
     set_threads(args.threads)
     ds = load_dataset_file(ROOT / "conf" / "dataset" / "adult.yaml", max_rows=args.max_rows)

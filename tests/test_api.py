@@ -76,8 +76,9 @@ def test_a_sweep_cell_and_evaluate_give_the_same_metrics_on_the_same_tables(tmp_
     assert rec["status"] == "ok", rec["error"]
     cell = pd.read_parquet(tmp_path / "cell" / "metrics.parquet")
     table = pd.read_parquet(next((tmp_path / "cache" / "synthetic").glob("*.parquet")))
-    from bench.data.loaders import load_dataset
     from omegaconf import OmegaConf
+
+    from bench.data.loaders import load_dataset
 
     ds = load_dataset(OmegaConf.to_container(cfg.dataset, resolve=True))
     sp = ds.splits()

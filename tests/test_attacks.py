@@ -21,16 +21,15 @@ import yaml
 from sklearn.neighbors import NearestNeighbors
 
 import attacks.run as attack_run
-from attacks.settings import settings as attack_settings
 from attacks import anonymeter as anon
 from attacks.distance import TableEncoder, closest_record_share, exact_matches, gower_knn, knn
-from attacks.membership import (DEFAULT_ATTACKS, attack_scores, auc_standard_error, membership_inference,
-                                tpr_at_fpr)
+from attacks.membership import DEFAULT_ATTACKS, attack_scores, auc_standard_error, membership_inference, tpr_at_fpr
+from attacks.settings import settings as attack_settings
 from attacks.targets import fit_outliers
 from bench.errors import ConfigError
+from bench.generators import check_output, make_generator
 from bench.metrics.context import EvalContext
 from bench.metrics.families import score as evaluate
-from bench.generators import check_output, make_generator
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 

@@ -13,8 +13,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from bench.cli import CONF_DIR
-from bench.run.cell import run_cell
 from bench.results import aggregate
+from bench.run.cell import run_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,9 +21,9 @@ import pytest
 
 from attacks.controls import CONTROL_GENERATORS, TOLERANCE_SE, calibration, null_levels
 from attacks.settings import DEFAULTS
+from bench.generators import make_generator
 from bench.metrics.context import EvalContext
 from bench.metrics.families import score as evaluate
-from bench.generators import make_generator
 
 
 def _control_runs(dataset, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

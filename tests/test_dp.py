@@ -19,8 +19,7 @@ from scipy.stats import norm
 from bench.data.schema import Schema
 from bench.errors import ConfigError, SchemaError
 from bench.generators import available_generators, check_output, make_generator
-from bench.generators.accounting import (DELTA_RATIONALE, TUNED_HERE, calibrate_noise_multiplier,
-                                         replace_one_epsilon)
+from bench.generators.accounting import DELTA_RATIONALE, TUNED_HERE, replace_one_epsilon
 from bench.generators.dp import DPCTGANGenerator, DPTVAEGenerator, PublicTransformer
 from bench.generators.dp_base import dp_batches, make_dp_training, quiet_opacus
 from bench.generators.dp_bounds import candidate_grid, quantile_utility, release_quantile, resolve_bounds

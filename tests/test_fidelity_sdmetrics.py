@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.sdmetrics_reference import sdmetrics_quality_report
-from bench.metrics.shapes import RealProfile, column_pair_trends, column_shapes, quality_scores
 from bench.generators import make_generator
+from bench.metrics.shapes import RealProfile, column_pair_trends, column_shapes, quality_scores
+from tests.sdmetrics_reference import sdmetrics_quality_report
 
 TOL = 1e-9
 

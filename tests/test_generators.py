@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from bench.run.cell import build_generator
 from bench.errors import UnknownGeneratorError
 from bench.generators import available_generators, check_output, make_generator
+from bench.run.cell import build_generator
 
 CONF = Path(__file__).resolve().parent.parent / "conf" / "generator"
 CONFIGS = sorted(p.stem for p in CONF.glob("*.yaml"))

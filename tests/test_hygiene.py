@@ -6,9 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-import pandas as pd
 
 from bench.cli import CONF_DIR
 from bench.hygiene import find_real_rows

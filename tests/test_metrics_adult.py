@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.metrics.shapes import RealProfile, quality_scores
 from bench.generators import make_generator
+from bench.metrics.shapes import RealProfile, quality_scores
 from bench.metrics.utility import fit_score, tstr_trtr
 
 

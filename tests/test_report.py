@@ -23,13 +23,13 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from bench.cli import CONF_DIR
-from bench.run.cell import run_cell
 from bench.data.loaders import load_fair
 from bench.report import plots
 from bench.report.cli import main as report_main
 from bench.report.html import load_sweep, render_html
 from bench.report.markdown import render_markdown
 from bench.results import metric, write_run
+from bench.run.cell import run_cell
 from tests.conftest import dataset_cfg
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,15 +20,14 @@ from scipy.stats import binom
 
 from attacks import bounds as A
 from attacks.audit import audit_metrics
-from attacks.settings import audit_settings
 from attacks.distance import TableEncoder
-from attacks.shadow import (ShadowFeaturizer, ThreatModel, background_size,
-                            select_targets, shadow_attack)
-from bench.run.cache import Cache
+from attacks.settings import audit_settings
+from attacks.shadow import ShadowFeaturizer, ThreatModel, background_size, select_targets, shadow_attack
 from bench.errors import ConfigError, SchemaError
-from bench.metrics.context import EvalContext
 from bench.generators import make_generator
 from bench.generators.laplace import DPMarginalsGenerator
+from bench.metrics.context import EvalContext
+from bench.run.cache import Cache
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -403,8 +402,8 @@ def test_flag_reaches_run_json_and_comparison_table(fair, tmp_path):
     from hydra import compose, initialize_config_dir
 
     from bench.cli import CONF_DIR
-    from bench.run.cell import run_cell
     from bench.results import aggregate
+    from bench.run.cell import run_cell
 
     quick = ["attacks=full", "attacks.distance.enabled=false", "attacks.membership.enabled=false",
              "attacks.anonymeter.enabled=false", "attacks.shadow.n_train=200", "attacks.shadow.n_outliers=2",

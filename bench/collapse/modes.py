@@ -10,7 +10,6 @@ import pandas as pd
 
 from bench.errors import ConfigError
 
-
 MODES = ("replace", "accumulate", "accumulate_subsample", "anchor")
 
 
@@ -80,7 +79,7 @@ class CollapseSettings:
         self.dcr_rows = int(self.dcr_rows)
 
     @classmethod
-    def from_mapping(cls, d: Any) -> "CollapseSettings":
+    def from_mapping(cls, d: Any) -> CollapseSettings:
         """Build from a dict or DictConfig (``None`` = all defaults).
 
         Raises:

@@ -14,7 +14,6 @@ import numpy as np
 from bench.collapse.modes import anchor_split
 from bench.errors import ConfigError
 
-
 TOY_WEIGHTS = (0.97, 0.03)
 
 

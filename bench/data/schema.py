@@ -10,9 +10,10 @@ without spending privacy budget on them.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -259,7 +260,7 @@ class Schema:
 
     # -------------------------------------------------------------- io
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], name: str | None = None) -> "Schema":
+    def from_dict(cls, d: Mapping[str, Any], name: str | None = None) -> Schema:
         """Build a schema from a plain mapping (a Hydra ``schema:`` block).
 
         Raises:
@@ -291,7 +292,7 @@ class Schema:
 
     @classmethod
     def from_sdv_metadata(cls, metadata: str | Path | Mapping[str, Any], name: str | None = None,
-                          **extra: Any) -> "Schema":
+                          **extra: Any) -> Schema:
         """Build a schema from an SDV ``Metadata`` JSON (file path or dict).
 
         Only column sdtypes are read; SDV's detected min/max or category lists

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from bench.errors import ConfigError
 

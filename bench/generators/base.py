@@ -11,9 +11,9 @@ entry-point group ``tailbench.generators``.
 
 from __future__ import annotations
 
+import inspect
 import random
 from dataclasses import asdict, dataclass, field
-import inspect
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -84,7 +84,7 @@ class Generator(Protocol):
     delta: float | None
     random_state: int | None
 
-    def fit(self, train: pd.DataFrame, schema: Schema) -> "Generator": ...
+    def fit(self, train: pd.DataFrame, schema: Schema) -> Generator: ...
 
     def sample(self, n: int) -> pd.DataFrame: ...
 
@@ -105,7 +105,7 @@ class BaseGenerator:
     def __init__(self, random_state: int | None = None) -> None:
         self.random_state = random_state
 
-    def fit(self, train: pd.DataFrame, schema: Schema) -> "BaseGenerator":
+    def fit(self, train: pd.DataFrame, schema: Schema) -> BaseGenerator:
         """Fit on the training split.
 
         Args:

@@ -41,13 +41,30 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from bench.errors import ConfigError, SchemaError
-from bench.generators.accounting import (ACCOUNTANT, DELTA_RATIONALE, NEIGHBOURING, PLD_MAX_EPSILON,
-                                         accountant_label, calibrate_noise_multiplier, check_tuned_on,
-                                         default_delta, poisson_schedule, replace_one_epsilon, tuning_scope)
+from bench.generators.accounting import (
+    ACCOUNTANT,
+    DELTA_RATIONALE,
+    NEIGHBOURING,
+    PLD_MAX_EPSILON,
+    accountant_label,
+    calibrate_noise_multiplier,
+    check_tuned_on,
+    default_delta,
+    poisson_schedule,
+    replace_one_epsilon,
+    tuning_scope,
+)
 from bench.generators.base import BaseGenerator, PrivacySpent
-from bench.generators.dp_bounds import (DEFAULT_FRACTION, DEFAULT_QUANTILES, BoundsRelease, check_fraction,
-                                        check_public_schema, needs_release, numeric_output,
-                                        resolve_bounds)
+from bench.generators.dp_bounds import (
+    DEFAULT_FRACTION,
+    DEFAULT_QUANTILES,
+    BoundsRelease,
+    check_fraction,
+    check_public_schema,
+    needs_release,
+    numeric_output,
+    resolve_bounds,
+)
 from bench.generators.noise import NoiseSource
 
 ACCOUNTANTS = (ACCOUNTANT,)
@@ -152,7 +169,7 @@ class PublicTransformer:
         self.allow_data_bounds = allow_data_bounds
 
     # ------------------------------------------------------------------ fit
-    def fit(self, train: pd.DataFrame, schema: Any, bounds: BoundsRelease | None = None) -> "PublicTransformer":
+    def fit(self, train: pd.DataFrame, schema: Any, bounds: BoundsRelease | None = None) -> PublicTransformer:
         """Build the encoding from ``schema`` and the resolved ``bounds``.
 
         Args:

@@ -54,8 +54,15 @@ import pandas as pd
 from bench.errors import ConfigError, SchemaError
 from bench.generators.accounting import NEIGHBOURING, PURE_DELTA_RATIONALE, check_tuned_on, tuning_scope
 from bench.generators.base import BaseGenerator, PrivacySpent
-from bench.generators.dp_bounds import (DEFAULT_FRACTION, DEFAULT_QUANTILES, check_fraction, check_public_schema,
-                                        needs_release, numeric_output, resolve_bounds)
+from bench.generators.dp_bounds import (
+    DEFAULT_FRACTION,
+    DEFAULT_QUANTILES,
+    check_fraction,
+    check_public_schema,
+    needs_release,
+    numeric_output,
+    resolve_bounds,
+)
 from bench.generators.noise import NoiseSource
 
 

@@ -58,8 +58,9 @@ import dataclasses
 import importlib
 import logging
 import time
+from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,8 +70,13 @@ from bench.metrics.association import _association_distance, association_distanc
 from bench.metrics.context import EvalContext
 from bench.metrics.detection import balanced_sample, detection_auc, logistic_detection
 from bench.metrics.intervals import normal_interval, wilson_interval
-from bench.metrics.missingness import (co_missingness_similarity, missing_rate_similarity, missingness_rules,
-                                       public_rule, rule_violations)
+from bench.metrics.missingness import (
+    co_missingness_similarity,
+    missing_rate_similarity,
+    missingness_rules,
+    public_rule,
+    rule_violations,
+)
 from bench.metrics.shapes import _PairSide, column_shapes, quality_scores
 from bench.metrics.tails import (
     COUNT_BINS,
@@ -81,8 +87,15 @@ from bench.metrics.tails import (
     tail_mass_from_thresholds,
     tail_thresholds,
 )
-from bench.metrics.utility import (_encode_for, _model, _prepare, feature_columns, leakage_warnings,
-                                   single_feature_aucs, tstr_trtr)
+from bench.metrics.utility import (
+    _encode_for,
+    _model,
+    _prepare,
+    feature_columns,
+    leakage_warnings,
+    single_feature_aucs,
+    tstr_trtr,
+)
 from bench.metrics.validity import quote_columns, validity
 from bench.results import metric
 

@@ -26,7 +26,6 @@ import pandas as pd
 
 from bench.data.schema import Schema
 
-
 KS_DECIMALS = sys.float_info.dig - 1  # sdmetrics.single_column.statistical.kscomplement.MAX_DECIMALS
 
 
@@ -126,7 +125,7 @@ class _PairSide:
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, schema: Schema,
-                   labels: dict[str, pd.Index] | None = None) -> "_PairSide":
+                   labels: dict[str, pd.Index] | None = None) -> _PairSide:
         numeric, codes, labs, n_codes, constant = {}, {}, {}, {}, {}
         for col, kind in schema.columns.items():
             if kind in ("numerical", "datetime"):
@@ -211,7 +210,7 @@ class RealProfile:
         return self._joint[(a, b)]
 
     @classmethod
-    def from_frame(cls, real: pd.DataFrame, schema: Schema) -> "RealProfile":
+    def from_frame(cls, real: pd.DataFrame, schema: Schema) -> RealProfile:
         prof = cls(schema=schema, frame=real)
         for col in schema.numerical + schema.datetime:
             prof.ks_sorted[col] = np.sort(_ks_values(real[col]))

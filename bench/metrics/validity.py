@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from bench.data.schema import Schema
-
 
 FD_ARROW = "->"
 NAN_AWARE = re.compile(r"\b(isna|notna|isnull|notnull)\s*\(")

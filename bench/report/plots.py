@@ -16,8 +16,9 @@ from __future__ import annotations
 import io
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import matplotlib
 

@@ -19,16 +19,27 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from bench import __version__
+from bench.api import evaluate
+from bench.data.export import restore_types, write_table
 from bench.data.loaders import load_dataset
 from bench.errors import ConfigError, UnknownGeneratorError
 from bench.generators import available_generators, check_output, generator_class
-from bench.api import evaluate
-from bench.data.export import restore_types, write_table
 from bench.results import metric, read_run, write_run
 from bench.run.cache import Cache, generator_key
-from bench.run.record import (as_epsilon, config_hash, deadline, git_commit, hydra_choice, hydra_overrides,
-                              package_versions, peak_mb, privacy_record, quiet_library_loggers, recording_failures,
-                              set_threads)
+from bench.run.record import (
+    as_epsilon,
+    config_hash,
+    deadline,
+    git_commit,
+    hydra_choice,
+    hydra_overrides,
+    package_versions,
+    peak_mb,
+    privacy_record,
+    quiet_library_loggers,
+    recording_failures,
+    set_threads,
+)
 
 log = logging.getLogger("tailbench")
 

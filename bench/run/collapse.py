@@ -21,8 +21,17 @@ from bench.data.loaders import load_dataset
 from bench.generators import check_output
 from bench.results import atomic_write_parquet, metric, write_run
 from bench.run.cell import build_generator
-from bench.run.record import (as_epsilon, config_hash, deadline, hydra_choice, hydra_overrides, package_versions,
-                              peak_mb, recording_failures, set_threads)
+from bench.run.record import (
+    as_epsilon,
+    config_hash,
+    deadline,
+    hydra_choice,
+    hydra_overrides,
+    package_versions,
+    peak_mb,
+    recording_failures,
+    set_threads,
+)
 
 log = logging.getLogger("tailbench")
 

@@ -14,7 +14,7 @@ import inspect
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class TailbenchSweeperConf:
     _target_: str = "hydra_plugins.tailbench_sweeper.tailbench_sweeper.TailbenchSweeper"
-    max_batch_size: Optional[int] = None
-    params: Optional[Dict[str, str]] = None
+    max_batch_size: int | None = None
+    params: dict[str, str] | None = None
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="tailbench", node=TailbenchSweeperConf,
@@ -60,14 +60,14 @@ def takes_epsilon(generator: str) -> bool:
     return "epsilon" in inspect.signature(cls.__init__).parameters
 
 
-def drop_repeated_non_dp(jobs: List[List[str]], default_generator: str | None) -> List[List[str]]:
+def drop_repeated_non_dp(jobs: list[list[str]], default_generator: str | None) -> list[list[str]]:
     """Remove the jobs of non-DP generators at every ``epsilon`` value but the first.
 
     Args:
         jobs: the full grid, one list of ``key=value`` overrides per job.
         default_generator: the generator of jobs that do not override ``generator``.
     """
-    def value(job: List[str], key: str) -> str | None:
+    def value(job: list[str], key: str) -> str | None:
         for o in job:
             k, _, v = o.partition("=")
             if k.lstrip("+~") == key:
@@ -97,7 +97,7 @@ def drop_repeated_non_dp(jobs: List[List[str]], default_generator: str | None) -
 class TailbenchSweeper(BasicSweeper):
     """Hydra's basic sweeper with non-DP generators run once across the ``epsilon`` axis."""
 
-    def split_arguments(self, overrides: List[Override], max_batch_size: Optional[int]) -> List[List[List[str]]]:
+    def split_arguments(self, overrides: list[Override], max_batch_size: int | None) -> list[list[list[str]]]:
         jobs = BasicSweeper.split_arguments(overrides, None)[0]
         default = None
         if self.config is not None:

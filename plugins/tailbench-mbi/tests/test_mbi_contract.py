@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import tailbench_mbi
+from conftest import FAST, FAST_AIM
 from omegaconf import OmegaConf
 
-import tailbench_mbi
-from bench.run.cell import build_generator
 from bench.generators import check_output
-from conftest import FAST, FAST_AIM
+from bench.run.cell import build_generator
 
 PLUGIN_CONF = tailbench_mbi.PLUGIN_CONF / "generator"
 

@@ -6,10 +6,9 @@ import itertools
 
 import numpy as np
 import pytest
-
+from conftest import sub_schema
 from tailbench_mbi import MSTGenerator
 from tailbench_mbi.base import model_factors, model_marginal
-from conftest import sub_schema
 
 
 def test_variable_elimination_matches_mbi(fair, fair_small):
@@ -31,7 +30,6 @@ def test_variable_elimination_matches_mbi(fair, fair_small):
 
 def test_lipschitz_bound_is_at_least_mbis_power_iteration(fair, fair_small):
     from mbi import Dataset, Domain, LinearMeasurement, marginal_loss
-
     from tailbench_mbi.base import lipschitz_bound
     from tailbench_mbi.encode import PublicEncoder
 
@@ -53,13 +51,13 @@ def test_aim_fits_full_adult_within_ten_minutes(adult_small):
     # the shipped config (workload, round cap) on all 29,305 training rows of UCI Adult
     import time
 
+    import tailbench_mbi
+    from conftest import CONF, adult_data_dir
     from omegaconf import OmegaConf
 
-    import tailbench_mbi
+    from bench.data.loaders import load_dataset_file
     from bench.run.cell import build_generator
     from bench.run.record import set_threads
-    from bench.data.loaders import load_dataset_file
-    from conftest import CONF, adult_data_dir
 
     set_threads(1)
     full = load_dataset_file(CONF / "dataset" / "adult.yaml", data_dir=adult_data_dir())

@@ -8,8 +8,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from bench import CONF_DIR
-from bench.run.cell import build_generator
 from bench.generators.registry import ENTRY_POINT_GROUP, available_generators, generator_class, make_generator
+from bench.run.cell import build_generator
 
 
 def test_distribution_and_pins_are_installed():

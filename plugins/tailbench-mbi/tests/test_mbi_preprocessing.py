@@ -7,12 +7,11 @@ import copy
 import numpy as np
 import pandas as pd
 import pytest
-
-from bench.errors import SchemaError
+from conftest import FAST, sub_schema
 from tailbench_mbi import MSTGenerator
 from tailbench_mbi.encode import PublicEncoder
-from conftest import FAST, sub_schema
 
+from bench.errors import SchemaError
 
 #: bounds for fair's numerical columns, given by hand (its schema releases them with DP)
 FAIR_BOUNDS = {"age": (17.5, 42.0), "yrs_married": (0.5, 23.0), "children": (0.0, 5.5), "affairs": (0.0, 60.0)}

@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from conftest import FAST, FAST_AIM, sub_schema
+from tailbench_mbi import AIMGenerator, MSTGenerator, zcdp
 
 from bench.errors import ConfigError
 from bench.generators.noise import NoiseSource
-from tailbench_mbi import AIMGenerator, MSTGenerator, zcdp
-from conftest import FAST, FAST_AIM, sub_schema
 
 GRID = (0.5, 1.0, 4.0, 16.0)
 CLASSES = {"mst": (MSTGenerator, FAST), "aim": (AIMGenerator, FAST_AIM)}

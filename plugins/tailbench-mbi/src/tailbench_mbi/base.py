@@ -39,8 +39,14 @@ import pandas as pd
 from bench.errors import ConfigError
 from bench.generators.accounting import DELTA_RATIONALE, NEIGHBOURING, check_tuned_on, tuning_scope
 from bench.generators.base import BaseGenerator, PrivacySpent
-from bench.generators.dp_bounds import (DEFAULT_FRACTION, DEFAULT_QUANTILES, check_fraction, check_public_schema,
-                                        needs_release, resolve_bounds)
+from bench.generators.dp_bounds import (
+    DEFAULT_FRACTION,
+    DEFAULT_QUANTILES,
+    check_fraction,
+    check_public_schema,
+    needs_release,
+    resolve_bounds,
+)
 from bench.generators.noise import NoiseSource
 from tailbench_mbi import zcdp
 from tailbench_mbi.encode import PublicEncoder

@@ -177,7 +177,7 @@ class PublicEncoder:
     def __init__(self, n_bins: int = 10) -> None:
         self.n_bins = n_bins
 
-    def fit(self, schema: Any, bounds: dict[str, tuple[float, float]] | None = None) -> "PublicEncoder":
+    def fit(self, schema: Any, bounds: dict[str, tuple[float, float]] | None = None) -> PublicEncoder:
         """Build the cells from ``schema`` (no rows are read).
 
         Args:
