@@ -137,8 +137,9 @@ def prepare(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
 LINK_SOURCES = ("all_columns", "quasi_identifiers")
 
 
-def linkability_columns(schema: Schema, population: pd.DataFrame | None = None,
-                        source: str = "all_columns") -> tuple[list[str], list[str], str]:
+def linkability_columns(
+    schema: Schema, population: pd.DataFrame | None = None, source: str = "all_columns"
+) -> tuple[list[str], list[str], str]:
     """The two auxiliary column sets for the linkability attack.
 
     The candidate columns (every modelled column, or the schema's
@@ -195,8 +196,7 @@ def inference_aux(schema: Schema, secret: str, aux: str = "quasi_identifiers") -
 _ONLY = re.compile(r"could generate only (\d+) singling out queries")
 
 
-def _risk(name: str, subgroup: str, evaluator: Any, n_attacks: int, confidence: float,
-          earlier: list[str]) -> Risk:
+def _risk(name: str, subgroup: str, evaluator: Any, n_attacks: int, confidence: float, earlier: list[str]) -> Risk:
     with _quiet() as caught:
         res = evaluator.results(confidence_level=confidence)
     caught = sorted({m.split(" Estimated rates")[0] for m in earlier + caught})
@@ -204,12 +204,20 @@ def _risk(name: str, subgroup: str, evaluator: Any, n_attacks: int, confidence: 
     n_queries = min(found) if found else int(n_attacks)
     r = res.risk()
     cr = res.control_rate.value if res.control_rate is not None else float("nan")
-    return Risk(name=name, subgroup=subgroup, value=float(r.value), ci_low=float(r.ci[0]),
-                ci_high=float(r.ci[1]), attack_rate=float(res.attack_rate.value),
-                baseline_rate=float(res.baseline_rate.value), control_rate=float(cr),
-                n_attacks=int(n_attacks),
-                below_baseline=bool(res.baseline_rate.value >= res.attack_rate.value),
-                n_queries=n_queries, warnings=caught)
+    return Risk(
+        name=name,
+        subgroup=subgroup,
+        value=float(r.value),
+        ci_low=float(r.ci[0]),
+        ci_high=float(r.ci[1]),
+        attack_rate=float(res.attack_rate.value),
+        baseline_rate=float(res.baseline_rate.value),
+        control_rate=float(cr),
+        n_attacks=int(n_attacks),
+        below_baseline=bool(res.baseline_rate.value >= res.attack_rate.value),
+        n_queries=n_queries,
+        warnings=caught,
+    )
 
 
 class _Captured(logging.Handler):
@@ -251,9 +259,19 @@ def _global_seed(seed: int):
         np.random.set_state(state)
 
 
-def singling_out(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame, *, mode: str,
-                 n_attacks: int = 500, n_cols: int = 3, max_attempts: int | None = 100_000,
-                 confidence_level: float = 0.95, seed: int = 0, subgroup: str = "all") -> Risk:
+def singling_out(
+    ori: pd.DataFrame,
+    syn: pd.DataFrame,
+    control: pd.DataFrame,
+    *,
+    mode: str,
+    n_attacks: int = 500,
+    n_cols: int = 3,
+    max_attempts: int | None = 100_000,
+    confidence_level: float = 0.95,
+    seed: int = 0,
+    subgroup: str = "all",
+) -> Risk:
     """Singling-out risk (anonymeter ``SinglingOutEvaluator``).
 
     Args:
@@ -274,15 +292,31 @@ def singling_out(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame, *,
         raise ConfigError(f"attacks.anonymeter.singling_out.modes: unknown mode {mode!r}; use {MODES}")
     n_cols = min(int(n_cols), syn.shape[1])
     with _quiet() as caught:
-        ev = SinglingOutEvaluator(ori=ori, syn=syn, control=control, n_attacks=int(n_attacks),
-                                  n_cols=n_cols, max_attempts=max_attempts, seed=seed)
+        ev = SinglingOutEvaluator(
+            ori=ori,
+            syn=syn,
+            control=control,
+            n_attacks=int(n_attacks),
+            n_cols=n_cols,
+            max_attempts=max_attempts,
+            seed=seed,
+        )
         ev.evaluate(mode=mode)
     return _risk(f"singling_out.{mode}", subgroup, ev, n_attacks, confidence_level, caught)
 
 
-def linkability(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame,
-                aux_cols: tuple[list[str], list[str]], *, n_attacks: int = 500, n_neighbors: int = 10,
-                confidence_level: float = 0.95, seed: int = 0, subgroup: str = "all") -> Risk:
+def linkability(
+    ori: pd.DataFrame,
+    syn: pd.DataFrame,
+    control: pd.DataFrame,
+    aux_cols: tuple[list[str], list[str]],
+    *,
+    n_attacks: int = 500,
+    n_neighbors: int = 10,
+    confidence_level: float = 0.95,
+    seed: int = 0,
+    subgroup: str = "all",
+) -> Risk:
     """Linkability risk (anonymeter ``LinkabilityEvaluator``).
 
     ``n_attacks`` is capped at ``min(len(ori), len(control))`` (targets are
@@ -294,15 +328,26 @@ def linkability(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame,
 
     n = int(min(n_attacks, len(ori), len(control)))
     with _quiet() as caught, _global_seed(seed):
-        ev = LinkabilityEvaluator(ori=ori, syn=syn, control=control, n_attacks=n,
-                                  aux_cols=aux_cols, n_neighbors=int(n_neighbors))
+        ev = LinkabilityEvaluator(
+            ori=ori, syn=syn, control=control, n_attacks=n, aux_cols=aux_cols, n_neighbors=int(n_neighbors)
+        )
         ev.evaluate(n_jobs=1)
     return _risk("linkability", subgroup, ev, n, confidence_level, caught)
 
 
-def inference(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame, secret: str,
-              aux_cols: list[str], *, regression: bool, n_attacks: int = 500,
-              confidence_level: float = 0.95, seed: int = 0, subgroup: str = "all") -> Risk:
+def inference(
+    ori: pd.DataFrame,
+    syn: pd.DataFrame,
+    control: pd.DataFrame,
+    secret: str,
+    aux_cols: list[str],
+    *,
+    regression: bool,
+    n_attacks: int = 500,
+    confidence_level: float = 0.95,
+    seed: int = 0,
+    subgroup: str = "all",
+) -> Risk:
     """Inference risk for one secret column (anonymeter ``InferenceEvaluator``).
 
     ``regression=True`` for numerical secrets: a guess is correct within 5%
@@ -313,8 +358,15 @@ def inference(ori: pd.DataFrame, syn: pd.DataFrame, control: pd.DataFrame, secre
 
     n = int(min(n_attacks, len(ori), len(control)))
     with _quiet() as caught, _global_seed(seed):
-        ev = InferenceEvaluator(ori=ori, syn=syn, control=control, aux_cols=list(aux_cols), secret=secret,
-                                regression=regression, n_attacks=n)
+        ev = InferenceEvaluator(
+            ori=ori,
+            syn=syn,
+            control=control,
+            aux_cols=list(aux_cols),
+            secret=secret,
+            regression=regression,
+            n_attacks=n,
+        )
         ev.evaluate(n_jobs=1)
     return _risk(f"inference.{secret}", subgroup, ev, n, confidence_level, caught)
 
@@ -335,14 +387,27 @@ def equal_sizes(ori: pd.DataFrame, control: pd.DataFrame, seed: int = 0) -> tupl
     return cut(ori), cut(control)
 
 
-def anonymeter_risks(*, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
-                     subgroup: str = "all", modes: Sequence[str] = ("multivariate",), so_n_attacks: int = 500,
-                     so_n_cols: int = 3, so_max_attempts: int | None = 100_000,
-                     link_n_attacks: int = 500, link_n_neighbors: int = 10,
-                     link_columns: tuple[list[str], list[str]] | None = None,
-                     inf_n_attacks: int = 500, inf_aux: str = "quasi_identifiers",
-                     secrets: Sequence[str] | None = None, confidence_level: float = 0.95,
-                     seed: int = 0, skip: Sequence[str] = ()) -> tuple[list[Risk], dict[str, str]]:
+def anonymeter_risks(
+    *,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    schema: Schema,
+    subgroup: str = "all",
+    modes: Sequence[str] = ("multivariate",),
+    so_n_attacks: int = 500,
+    so_n_cols: int = 3,
+    so_max_attempts: int | None = 100_000,
+    link_n_attacks: int = 500,
+    link_n_neighbors: int = 10,
+    link_columns: tuple[list[str], list[str]] | None = None,
+    inf_n_attacks: int = 500,
+    inf_aux: str = "quasi_identifiers",
+    secrets: Sequence[str] | None = None,
+    confidence_level: float = 0.95,
+    seed: int = 0,
+    skip: Sequence[str] = (),
+) -> tuple[list[Risk], dict[str, str]]:
     """Every anonymeter risk for one (ori, control) pair.
 
     Args:
@@ -383,17 +448,45 @@ def anonymeter_risks(*, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: p
     common = {"confidence_level": confidence_level, "seed": seed, "subgroup": subgroup}
     if "singling_out" not in skip:
         for mode in modes:
-            attempt(f"singling_out.{mode}", singling_out, o, s, c, mode=mode, n_attacks=so_n_attacks,
-                    n_cols=so_n_cols, max_attempts=so_max_attempts, **common)
+            attempt(
+                f"singling_out.{mode}",
+                singling_out,
+                o,
+                s,
+                c,
+                mode=mode,
+                n_attacks=so_n_attacks,
+                n_cols=so_n_cols,
+                max_attempts=so_max_attempts,
+                **common,
+            )
     if "linkability" not in skip:
         a, b = link_columns if link_columns is not None else linkability_columns(schema)[:2]
-        attempt("linkability", linkability, o, s, c, (a, b), n_attacks=link_n_attacks,
-                n_neighbors=link_n_neighbors, **common)
+        attempt(
+            "linkability",
+            linkability,
+            o,
+            s,
+            c,
+            (a, b),
+            n_attacks=link_n_attacks,
+            n_neighbors=link_n_neighbors,
+            **common,
+        )
     if "inference" not in skip:
-        for secret in (schema.sensitive if secrets is None else secrets):
+        for secret in schema.sensitive if secrets is None else secrets:
             if secret not in schema.modelled:
                 raise ConfigError(f"inference secret {secret!r} is not a modelled column")
-            attempt(f"inference.{secret}", inference, o, s, c, secret, inference_aux(schema, secret, inf_aux),
-                    regression=schema.columns[secret] in ("numerical", "datetime"),
-                    n_attacks=inf_n_attacks, **common)
+            attempt(
+                f"inference.{secret}",
+                inference,
+                o,
+                s,
+                c,
+                secret,
+                inference_aux(schema, secret, inf_aux),
+                regression=schema.columns[secret] in ("numerical", "datetime"),
+                n_attacks=inf_n_attacks,
+                **common,
+            )
     return risks, errors

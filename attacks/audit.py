@@ -60,21 +60,41 @@ def audit_metrics(ctx, cfg: Mapping[str, Any] | None) -> list[dict]:
     seed = int(ctx.seed) + s["seed_offset"] + int(sh["seed_offset"])
     t0 = time.perf_counter()
     outlier_model = (ctx.cache.get("attacks") or {}).get("outliers")
-    targets = select_targets(ctx.splits.train, ctx.schema, n_outliers=sh["n_outliers"], n_random=sh["n_random"],
-                             reference=ctx.splits.reference, outliers=outlier_model, seed=seed)
+    targets = select_targets(
+        ctx.splits.train,
+        ctx.schema,
+        n_outliers=sh["n_outliers"],
+        n_random=sh["n_random"],
+        reference=ctx.splits.reference,
+        outliers=outlier_model,
+        seed=seed,
+    )
     n_train = int(sh["n_train"] or len(ctx.splits.train))
-    threat = ThreatModel(population=ctx.splits.reference, schema=ctx.schema,
-                         generator_factory=ctx.generator_factory, n_train=n_train,
-                         n_synthetic=int(sh["n_synthetic"] or background_size(n_train, len(targets), sh["design"])),
-                         dataset_fingerprint=getattr(ctx.dataset, "fingerprint", None))
+    threat = ThreatModel(
+        population=ctx.splits.reference,
+        schema=ctx.schema,
+        generator_factory=ctx.generator_factory,
+        n_train=n_train,
+        n_synthetic=int(sh["n_synthetic"] or background_size(n_train, len(targets), sh["design"])),
+        dataset_fingerprint=getattr(ctx.dataset, "fingerprint", None),
+    )
     cache = None
     if sh["cache"] and sh["cache_dir"]:
         from bench.run.cache import Cache
 
         cache = Cache(sh["cache_dir"], refresh=bool(sh["cache_refresh"]))
-    res = shadow_attack(threat, ctx.splits.train.loc[targets.index], groups=targets, design=sh["design"],
-                        games=sh["games"], features=sh["features"], classifier=sh["classifier"],
-                        n_bins=sh["n_bins"], cache=cache, seed=seed)
+    res = shadow_attack(
+        threat,
+        ctx.splits.train.loc[targets.index],
+        groups=targets,
+        design=sh["design"],
+        games=sh["games"],
+        features=sh["features"],
+        classifier=sh["classifier"],
+        n_bins=sh["n_bins"],
+        cache=cache,
+        seed=seed,
+    )
     rows: list[dict] = []
     per = res.per_target
     for g in ("all", "outliers", "random"):
@@ -88,7 +108,9 @@ def audit_metrics(ctx, cfg: Mapping[str, Any] | None) -> list[dict]:
     rows.append(metric("privacy", "privacy.shadow_mia_advantage_max", per["advantage"].max(), "minimize"))
     info: dict[str, Any] = {
         "threat_model": threat.describe(),
-        "design": sh["design"], "games": dict(sh["games"]), "features": list(sh["features"]),
+        "design": sh["design"],
+        "games": dict(sh["games"]),
+        "features": list(sh["features"]),
         "classifier": sh["classifier"],
         "targets": [{"row": _row(i), "group": g} for i, g in targets.items()],
         "per_target": [{k: _row(v) if k == "row" else v for k, v in r.items()} for r in per.to_dict("records")],
@@ -101,35 +123,53 @@ def audit_metrics(ctx, cfg: Mapping[str, Any] | None) -> list[dict]:
         claim_delta = float(res.claim.get("delta") or 0.0)
         scores = {(t, st): res.scores[(t, st)] for t in targets.index for st in au["statistics"]}
         labels = {t: res.labels[t] for t in targets.index}
-        a = audit(scores, labels, res.parts, delta=claim_delta, alpha=float(au["alpha"]),
-                  claimed_epsilon=claim_eps)
+        a = audit(scores, labels, res.parts, delta=claim_delta, alpha=float(au["alpha"]), claimed_epsilon=claim_eps)
         flagged = a.flagged
         rows.append(metric("privacy", "privacy.epsilon_lower_bound", a.eps_lb, "minimize"))
         rows.append(metric("privacy", "privacy.audit_resolution", a.resolution, "none"))
         if claim_eps is not None and math.isfinite(float(claim_eps)):
             rows.append(metric("privacy", "privacy.audit_testable", float(a.testable), "none"))
-            rows.append(metric("privacy", "privacy.audit_flagged", float(flagged) if a.testable else float("nan"),
-                               "minimize"))
+            rows.append(
+                metric("privacy", "privacy.audit_flagged", float(flagged) if a.testable else float("nan"), "minimize")
+            )
         info["audit"] = {
-            "eps_lb": a.eps_lb, "eps_point": a.bound.eps_point, "confidence": 1 - float(au["alpha"]),
-            "claimed_epsilon": claim_eps, "claimed_delta": claim_delta, "flagged": flagged,
+            "eps_lb": a.eps_lb,
+            "eps_point": a.bound.eps_point,
+            "confidence": 1 - float(au["alpha"]),
+            "claimed_epsilon": claim_eps,
+            "claimed_delta": claim_delta,
+            "flagged": flagged,
             "state": a.state if claim_eps is not None else "no claim",
-            "selected": {"row": _row(a.target), "group": targets[a.target], "statistic": a.statistic,
-                         "threshold": a.threshold, "val_eps_lb": a.val_eps_lb},
-            "test_counts": {"fp": a.bound.fp, "n_out": a.bound.n_out, "fn": a.bound.fn, "n_in": a.bound.n_in,
-                            "fpr_hi": a.bound.fpr_hi, "fnr_hi": a.bound.fnr_hi},
+            "selected": {
+                "row": _row(a.target),
+                "group": targets[a.target],
+                "statistic": a.statistic,
+                "threshold": a.threshold,
+                "val_eps_lb": a.val_eps_lb,
+            },
+            "test_counts": {
+                "fp": a.bound.fp,
+                "n_out": a.bound.n_out,
+                "fn": a.bound.fn,
+                "n_in": a.bound.n_in,
+                "fpr_hi": a.bound.fpr_hi,
+                "fnr_hi": a.bound.fnr_hi,
+            },
             "resolution_limit": a.resolution,
             "per_target_note": "test eps_lb per (target, statistic) at its own validation threshold; "
-                               "informative only, their maximum is not a valid bound",
+            "informative only, their maximum is not a valid bound",
             "per_target": [{**r, "target": _row(r["target"])} for r in a.per_target],
         }
         if flagged:
-            log.warning("audit: empirical epsilon lower bound %.3f exceeds the claimed epsilon %s",
-                        a.eps_lb, claim_eps)
+            log.warning("audit: empirical epsilon lower bound %.3f exceeds the claimed epsilon %s", a.eps_lb, claim_eps)
         elif claim_eps is not None and math.isfinite(float(claim_eps)) and not a.testable:
-            log.warning("audit: not testable: the claimed epsilon %s is above what %d test games per world can "
-                        "refute (resolution %.2f); add games (attacks.shadow.games.test) to test it",
-                        claim_eps, min(a.bound.n_in, a.bound.n_out), a.resolution)
+            log.warning(
+                "audit: not testable: the claimed epsilon %s is above what %d test games per world can "
+                "refute (resolution %.2f); add games (attacks.shadow.games.test) to test it",
+                claim_eps,
+                min(a.bound.n_in, a.bound.n_out),
+                a.resolution,
+            )
     total = time.perf_counter() - t0
     n_t = len(targets)
     info["cost"] = {**res.cost, "total_s": total, "n_targets": n_t, "s_per_target": total / n_t}
@@ -145,7 +185,6 @@ def _row(i: Any) -> Any:
         return int(i)
     except (TypeError, ValueError):
         return str(i)
-
 
 
 __all__ = ["audit_metrics"]

@@ -113,8 +113,9 @@ def _eps_terms(fpr: float, fnr: float, delta: float) -> float:
     return best
 
 
-def epsilon_lower_bound(fp: int, n_out: int, fn: int, n_in: int, delta: float = 0.0,
-                        alpha: float = 0.05) -> EpsilonBound:
+def epsilon_lower_bound(
+    fp: int, n_out: int, fn: int, n_in: int, delta: float = 0.0, alpha: float = 0.05
+) -> EpsilonBound:
     """Empirical epsilon lower bound from one test's error counts.
 
     Args:
@@ -137,8 +138,18 @@ def epsilon_lower_bound(fp: int, n_out: int, fn: int, n_in: int, delta: float = 
     fnr_hi = clopper_pearson_upper(fn, n_in, alpha / 2)
     lb = _eps_terms(fpr_hi, fnr_hi, float(delta))
     point = _eps_terms(fp / n_out, fn / n_in, float(delta))
-    return EpsilonBound(eps_lb=float(lb), eps_point=float(point), fp=int(fp), n_out=int(n_out), fn=int(fn),
-                        n_in=int(n_in), fpr_hi=fpr_hi, fnr_hi=fnr_hi, delta=float(delta), alpha=float(alpha))
+    return EpsilonBound(
+        eps_lb=float(lb),
+        eps_point=float(point),
+        fp=int(fp),
+        n_out=int(n_out),
+        fn=int(fn),
+        n_in=int(n_in),
+        fpr_hi=fpr_hi,
+        fnr_hi=fnr_hi,
+        delta=float(delta),
+        alpha=float(alpha),
+    )
 
 
 def resolution_limit(n_per_world: int, alpha: float = 0.05, delta: float = 0.0) -> float:
@@ -170,8 +181,9 @@ def candidate_thresholds(scores: np.ndarray) -> np.ndarray:
     return np.concatenate([[-np.inf], (u[:-1] + u[1:]) / 2.0, [np.inf]])
 
 
-def best_threshold(scores: np.ndarray, labels: np.ndarray, *, delta: float = 0.0, alpha: float = 0.05,
-                   objective: str = "epsilon") -> tuple[float, float]:
+def best_threshold(
+    scores: np.ndarray, labels: np.ndarray, *, delta: float = 0.0, alpha: float = 0.05, objective: str = "epsilon"
+) -> tuple[float, float]:
     """The threshold that maximises ``objective`` on these (validation) games.
 
     Args:
@@ -249,9 +261,15 @@ class AuditResult:
         return "flagged" if self.flagged else "not flagged"
 
 
-def audit(scores: Mapping[tuple[Any, str], np.ndarray], labels: Mapping[Any, np.ndarray],
-          parts: np.ndarray | Mapping[Any, np.ndarray], *, delta: float = 0.0, alpha: float = 0.05,
-          claimed_epsilon: float | None = None) -> AuditResult:
+def audit(
+    scores: Mapping[tuple[Any, str], np.ndarray],
+    labels: Mapping[Any, np.ndarray],
+    parts: np.ndarray | Mapping[Any, np.ndarray],
+    *,
+    delta: float = 0.0,
+    alpha: float = 0.05,
+    claimed_epsilon: float | None = None,
+) -> AuditResult:
     """Select (target, statistic, threshold) on validation games, bound epsilon on test games.
 
     Args:
@@ -285,8 +303,16 @@ def audit(scores: Mapping[tuple[Any, str], np.ndarray], labels: Mapping[Any, np.
         fp, n_out, fn, n_in = error_counts(s[val], y[val], thr)
         v_adv = (n_in - fn) / n_in - fp / n_out
         tb = epsilon_lower_bound(*error_counts(s[test], y[test], thr), delta=delta, alpha=alpha)
-        per_target.append({"target": tgt, "statistic": stat, "threshold": thr, "val_eps_lb": v_eps,
-                           "test_eps_lb": tb.eps_lb, "test_eps_point": tb.eps_point})
+        per_target.append(
+            {
+                "target": tgt,
+                "statistic": stat,
+                "threshold": thr,
+                "val_eps_lb": v_eps,
+                "test_eps_lb": tb.eps_lb,
+                "test_eps_point": tb.eps_point,
+            }
+        )
         key = (v_eps, v_adv)
         if best is None or key > best[0]:
             best = (key, tgt, stat, thr, tb)
@@ -296,11 +322,29 @@ def audit(scores: Mapping[tuple[Any, str], np.ndarray], labels: Mapping[Any, np.
     resolution = resolution_limit(n_test, alpha=alpha, delta=delta)
     testable = bool(claimed is not None and math.isfinite(claimed) and claimed < resolution)
     flagged = bool(testable and tb.eps_lb > claimed)
-    return AuditResult(bound=tb, target=tgt, statistic=stat, threshold=thr, val_eps_lb=v_eps,
-                       resolution=resolution, per_target=per_target, claimed_epsilon=claimed,
-                       claimed_delta=delta, flagged=flagged, testable=testable)
+    return AuditResult(
+        bound=tb,
+        target=tgt,
+        statistic=stat,
+        threshold=thr,
+        val_eps_lb=v_eps,
+        resolution=resolution,
+        per_target=per_target,
+        claimed_epsilon=claimed,
+        claimed_delta=delta,
+        flagged=flagged,
+        testable=testable,
+    )
 
 
-
-__all__ = ["AuditResult", "EpsilonBound", "audit", "best_threshold", "candidate_thresholds", "clopper_pearson_upper",
-           "epsilon_lower_bound", "error_counts", "resolution_limit"]
+__all__ = [
+    "AuditResult",
+    "EpsilonBound",
+    "audit",
+    "best_threshold",
+    "candidate_thresholds",
+    "clopper_pearson_upper",
+    "epsilon_lower_bound",
+    "error_counts",
+    "resolution_limit",
+]

@@ -39,8 +39,21 @@ NULLS = ("independent", "faker")
 CONTROL_GENERATORS = (POSITIVE, BETWEEN, *NULLS)
 TOLERANCE_SE = 4.0  # a null reading beyond 4 SE has probability < 1e-4 per metric (normal approximation)
 
-COLUMNS = ["dataset", "metric", "subgroup", "identity", "noisy_identity", "independent", "faker",
-           "null", "tolerance", "separates", "nulls_at_null", "between", "passes"]
+COLUMNS = [
+    "dataset",
+    "metric",
+    "subgroup",
+    "identity",
+    "noisy_identity",
+    "independent",
+    "faker",
+    "null",
+    "tolerance",
+    "separates",
+    "nulls_at_null",
+    "between",
+    "passes",
+]
 
 
 def null_levels(runs: pd.DataFrame) -> pd.DataFrame:
@@ -60,14 +73,21 @@ def null_levels(runs: pd.DataFrame) -> pd.DataFrame:
         if not isinstance(att, dict):
             continue
         for v in (att.get("nulls") or {}).values():
-            rows.append({"dataset": r.get("dataset"), "generator": r.get("generator"), "seed": r.get("seed"),
-                         "metric": v["metric"], "subgroup": v["subgroup"], "null": float(v["null"]),
-                         "se": float(v["se"])})
+            rows.append(
+                {
+                    "dataset": r.get("dataset"),
+                    "generator": r.get("generator"),
+                    "seed": r.get("seed"),
+                    "metric": v["metric"],
+                    "subgroup": v["subgroup"],
+                    "null": float(v["null"]),
+                    "se": float(v["se"]),
+                }
+            )
     return pd.DataFrame(rows, columns=["dataset", "generator", "seed", "metric", "subgroup", "null", "se"])
 
 
-def calibration(metrics: pd.DataFrame, nulls: pd.DataFrame,
-                metric_names: Iterable[str] | None = None) -> pd.DataFrame:
+def calibration(metrics: pd.DataFrame, nulls: pd.DataFrame, metric_names: Iterable[str] | None = None) -> pd.DataFrame:
     """Each privacy metric's readings on the four controls and its verdicts.
 
     Args:
@@ -108,13 +128,30 @@ def calibration(metrics: pd.DataFrame, nulls: pd.DataFrame,
         sep = bool(v[POSITIVE] - lv.get(POSITIVE, np.nan) > tol)
         at_null = bool(all(abs(v[g] - lv.get(g, np.nan)) <= tol for g in NULLS))
         between = bool(v[POSITIVE] > v[BETWEEN] > max(v[g] for g in NULLS))
-        out.append({"dataset": k[0], "metric": k[1], "subgroup": k[2],
-                    **{g: float(v[g]) for g in CONTROL_GENERATORS},
-                    "null": float(np.mean([lv.get(g, np.nan) for g in NULLS])), "tolerance": tol,
-                    "separates": sep, "nulls_at_null": at_null, "between": between,
-                    "passes": sep and at_null and between})
+        out.append(
+            {
+                "dataset": k[0],
+                "metric": k[1],
+                "subgroup": k[2],
+                **{g: float(v[g]) for g in CONTROL_GENERATORS},
+                "null": float(np.mean([lv.get(g, np.nan) for g in NULLS])),
+                "tolerance": tol,
+                "separates": sep,
+                "nulls_at_null": at_null,
+                "between": between,
+                "passes": sep and at_null and between,
+            }
+        )
     return pd.DataFrame(out, columns=COLUMNS)
 
 
-__all__ = ["BETWEEN", "COLUMNS", "CONTROL_GENERATORS", "NULLS", "POSITIVE", "TOLERANCE_SE", "calibration",
-           "null_levels"]
+__all__ = [
+    "BETWEEN",
+    "COLUMNS",
+    "CONTROL_GENERATORS",
+    "NULLS",
+    "POSITIVE",
+    "TOLERANCE_SE",
+    "calibration",
+    "null_levels",
+]

@@ -156,8 +156,9 @@ def _as_float(s: pd.Series) -> np.ndarray:
 
 
 # ------------------------------------------------------- nearest neighbours
-def knn(query: np.ndarray, reference: np.ndarray, k: int = 1, *, chunk_size: int = 4096,
-        exclude_self: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def knn(
+    query: np.ndarray, reference: np.ndarray, k: int = 1, *, chunk_size: int = 4096, exclude_self: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact Euclidean k nearest neighbours, brute force, in chunks of query rows.
 
     Args:
@@ -183,7 +184,7 @@ def knn(query: np.ndarray, reference: np.ndarray, k: int = 1, *, chunk_size: int
     dist = np.empty((len(query), k))
     idx = np.empty((len(query), k), dtype=np.int64)
     for start in range(0, len(query), chunk_size):
-        d, i = nn.kneighbors(query[start:start + chunk_size])
+        d, i = nn.kneighbors(query[start : start + chunk_size])
         if exclude_self:
             rows = np.arange(start, start + len(d))
             self_hit = i == rows[:, None]
@@ -193,8 +194,8 @@ def knn(query: np.ndarray, reference: np.ndarray, k: int = 1, *, chunk_size: int
             keep[np.arange(len(d)), drop] = False
             d = d[keep].reshape(len(d), k)
             i = i[keep].reshape(len(d), k)
-        dist[start:start + len(d)] = d
-        idx[start:start + len(d)] = i
+        dist[start : start + len(d)] = d
+        idx[start : start + len(d)] = i
     return dist, idx
 
 
@@ -202,13 +203,17 @@ def knn(query: np.ndarray, reference: np.ndarray, k: int = 1, *, chunk_size: int
 @dataclass
 class _GowerSide:
     num: list[tuple[np.ndarray, float]]  # (values, column range; 0 = none)
-    cat: list[np.ndarray]               # category codes shared by both sides
+    cat: list[np.ndarray]  # category codes shared by both sides
 
 
-def _gower_sides(data: pd.DataFrame, reference: pd.DataFrame, schema: Schema,
-                 ranges: dict[str, float] | None = None) -> tuple[_GowerSide, _GowerSide, int]:
-    cols = [c for c, k in schema.columns.items() if k in ("numerical", "datetime", "categorical", "boolean")
-            and c in data.columns and c in reference.columns]
+def _gower_sides(
+    data: pd.DataFrame, reference: pd.DataFrame, schema: Schema, ranges: dict[str, float] | None = None
+) -> tuple[_GowerSide, _GowerSide, int]:
+    cols = [
+        c
+        for c, k in schema.columns.items()
+        if k in ("numerical", "datetime", "categorical", "boolean") and c in data.columns and c in reference.columns
+    ]
     if not cols:
         raise SchemaError("DCR needs at least one numerical, datetime or categorical column in both tables")
     a, b = _GowerSide([], []), _GowerSide([], [])
@@ -225,13 +230,19 @@ def _gower_sides(data: pd.DataFrame, reference: pd.DataFrame, schema: Schema,
         else:
             both = pd.concat([data[col], reference[col]], ignore_index=True)
             codes, _ = pd.factorize(_cat_strings(both))
-            a.cat.append(codes[:len(data)].astype(np.int32))
-            b.cat.append(codes[len(data):].astype(np.int32))
+            a.cat.append(codes[: len(data)].astype(np.int32))
+            b.cat.append(codes[len(data) :].astype(np.int32))
     return a, b, len(cols)
 
 
-def _gower_blocks(data: pd.DataFrame, reference: pd.DataFrame, schema: Schema, *,
-                  ranges: dict[str, float] | None = None, max_block: int = 8_000_000):
+def _gower_blocks(
+    data: pd.DataFrame,
+    reference: pd.DataFrame,
+    schema: Schema,
+    *,
+    ranges: dict[str, float] | None = None,
+    max_block: int = 8_000_000,
+):
     """Yield ``(start, stop, D)`` with ``D`` the (stop - start, m) Gower distances of a block of ``data`` rows."""
     if len(data) == 0 or len(reference) == 0:
         raise EmptyTableError("DCR needs non-empty synthetic and real tables")
@@ -260,8 +271,9 @@ def _gower_blocks(data: pd.DataFrame, reference: pd.DataFrame, schema: Schema, *
         yield start, stop, total
 
 
-def gower_knn(data: pd.DataFrame, reference: pd.DataFrame, schema: Schema, k: int = 1, *,
-              max_block: int = 8_000_000) -> np.ndarray:
+def gower_knn(
+    data: pd.DataFrame, reference: pd.DataFrame, schema: Schema, k: int = 1, *, max_block: int = 8_000_000
+) -> np.ndarray:
     """Distances from each ``data`` row to its ``k`` closest ``reference`` rows (SDMetrics DCR).
 
     Args:
@@ -324,10 +336,18 @@ def _hypergeom_any(c: np.ndarray, n_members: int, n_total: int) -> np.ndarray:
     return out
 
 
-def closest_record_share(*, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
-                         schema: Schema, max_rows: int | None = 5000, seed: int = 0,
-                         z: float = 1.959964) -> dict[str, Any]:
-    """Share of synthetic rows whose closest real record is a member, as if members and non-members were equal in number.
+def closest_record_share(
+    *,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    schema: Schema,
+    max_rows: int | None = 5000,
+    seed: int = 0,
+    z: float = 1.959964,
+) -> dict[str, Any]:
+    """Share of synthetic rows whose closest real record is a member, as if members and non-members were equal
+    in number.
 
     Every synthetic row (at most ``max_rows``, drawn at random) is compared
     with *every* training record (members, T) and *every* holdout record
@@ -398,7 +418,7 @@ def closest_record_share(*, train: pd.DataFrame, holdout: pd.DataFrame, syntheti
         k += weight.sum(axis=0)
     p0 = n_t / (n_t + n_h)
     p = float(w.mean())
-    ssq = float(np.sum(k ** 2))
+    ssq = float(np.sum(k**2))
 
     def share(q: float) -> float:
         a, b = q / n_t, (1.0 - q) / n_h
@@ -409,12 +429,21 @@ def closest_record_share(*, train: pd.DataFrame, holdout: pd.DataFrame, syntheti
     # the share's null SE: the derivative of share() at p0 is (n_t + n_h)^2 / (4 n_t n_h)
     null_se = null_se_p * (n_t + n_h) ** 2 / (4.0 * n_t * n_h)
     em = exact_matches(train=train, holdout=holdout, synthetic=synthetic, schema=schema)
-    return {"share": share(p), "ci_low": share(max(0.0, p - z * se)), "ci_high": share(min(1.0, p + z * se)),
-            "null_se": null_se, "n_synthetic": m, "n_train": n_t, "n_holdout": n_h, **em}
+    return {
+        "share": share(p),
+        "ci_low": share(max(0.0, p - z * se)),
+        "ci_high": share(min(1.0, p + z * se)),
+        "null_se": null_se,
+        "n_synthetic": m,
+        "n_train": n_t,
+        "n_holdout": n_h,
+        **em,
+    }
 
 
-def exact_matches(*, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
-                  schema: Schema) -> dict[str, Any]:
+def exact_matches(
+    *, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema
+) -> dict[str, Any]:
     """Exact-match rates of every synthetic row against every training and holdout row, with the null.
 
     Returns:
@@ -441,10 +470,14 @@ def exact_matches(*, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.D
     pi = _hypergeom_any(c, len(ht), len(ht) + len(hh))
     m = len(hs)
     null = float(np.sum(kk * pi) / m)
-    null_se = math.sqrt(float(np.sum(kk ** 2 * pi * (1 - pi)))) / m
-    return {"exact_match_rate_train": rate_t, "exact_match_rate_train_ci": wilson_interval(rate_t * m, m),
-            "exact_match_rate_train_null": null, "exact_match_null_se": null_se,
-            "exact_match_rate_holdout": rate_h}
+    null_se = math.sqrt(float(np.sum(kk**2 * pi * (1 - pi)))) / m
+    return {
+        "exact_match_rate_train": rate_t,
+        "exact_match_rate_train_ci": wilson_interval(rate_t * m, m),
+        "exact_match_rate_train_null": null,
+        "exact_match_null_se": null_se,
+        "exact_match_rate_holdout": rate_h,
+    }
 
 
 def row_hashes(frame: pd.DataFrame, schema: Schema) -> np.ndarray:

@@ -116,18 +116,21 @@ def tpr_at_fpr(is_member: np.ndarray, scores: np.ndarray, fpr: float) -> float:
     return float(t[i] + (t[i + 1] - t[i]) * (fpr - f[i]) / (f[i + 1] - f[i]))
 
 
-def roc_summary(is_member: np.ndarray, scores: np.ndarray,
-                fprs: Sequence[float] = DEFAULT_FPRS) -> dict[str, Any]:
+def roc_summary(is_member: np.ndarray, scores: np.ndarray, fprs: Sequence[float] = DEFAULT_FPRS) -> dict[str, Any]:
     """AUC (with interval), TPR at each FPR, and the class counts for one score vector."""
     y = np.asarray(is_member, dtype=bool)
     auc, lo, hi = auc_with_ci(y, scores)
-    return {"auc": auc, "auc_ci": (lo, hi), "tpr": {float(a): tpr_at_fpr(y, scores, a) for a in fprs},
-            "n_members": int(y.sum()), "n_nonmembers": int((~y).sum())}
+    return {
+        "auc": auc,
+        "auc_ci": (lo, hi),
+        "tpr": {float(a): tpr_at_fpr(y, scores, a) for a in fprs},
+        "n_members": int(y.sum()),
+        "n_nonmembers": int((~y).sum()),
+    }
 
 
 # ----------------------------------------------------------------- densities
-def kde_logpdf(query: np.ndarray, data: np.ndarray, bandwidth: float, *,
-               max_block: int = 4_000_000) -> np.ndarray:
+def kde_logpdf(query: np.ndarray, data: np.ndarray, bandwidth: float, *, max_block: int = 4_000_000) -> np.ndarray:
     """Isotropic Gaussian KDE log-density of ``query`` rows, up to an additive constant (exact).
 
     Args:
@@ -148,10 +151,10 @@ def kde_logpdf(query: np.ndarray, data: np.ndarray, bandwidth: float, *,
     out = np.empty(len(query))
     chunk = max(1, max_block // max(len(data), 1))
     for s in range(0, len(query), chunk):
-        q = query[s:s + chunk]
+        q = query[s : s + chunk]
         d2 = np.einsum("ij,ij->i", q, q)[:, None] + dn[None, :] - 2.0 * (q @ data.T)
         np.maximum(d2, 0.0, out=d2)
-        out[s:s + len(q)] = _logmeanexp(-d2 / (2 * bandwidth ** 2), len(data))
+        out[s : s + len(q)] = _logmeanexp(-d2 / (2 * bandwidth**2), len(data))
     return out
 
 
@@ -169,10 +172,17 @@ def scott_bandwidth(reference: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------------ attacks
-def attack_scores(targets: np.ndarray, synthetic: np.ndarray, reference: np.ndarray,
-                  attacks: Iterable[str] = DEFAULT_ATTACKS, *, density: str = "gmm",
-                  bandwidth: float | str = "scott", n_components: int = 10,
-                  seed: int = 0) -> dict[str, np.ndarray]:
+def attack_scores(
+    targets: np.ndarray,
+    synthetic: np.ndarray,
+    reference: np.ndarray,
+    attacks: Iterable[str] = DEFAULT_ATTACKS,
+    *,
+    density: str = "gmm",
+    bandwidth: float | str = "scott",
+    n_components: int = 10,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
     """Membership scores of each target under each no-box attack.
 
     Args:
@@ -214,8 +224,12 @@ def attack_scores(targets: np.ndarray, synthetic: np.ndarray, reference: np.ndar
             from sklearn.mixture import GaussianMixture
 
             def gmm(data: np.ndarray) -> np.ndarray:
-                gm = GaussianMixture(n_components=min(int(n_components), len(data)), covariance_type="diag",
-                                     reg_covar=1e-3, random_state=seed).fit(data)
+                gm = GaussianMixture(
+                    n_components=min(int(n_components), len(data)),
+                    covariance_type="diag",
+                    reg_covar=1e-3,
+                    random_state=seed,
+                ).fit(data)
                 return gm.score_samples(targets)
 
             out["domias"] = gmm(synthetic) - gmm(reference)
@@ -266,12 +280,13 @@ class MembershipResult:
             SEs; NaNs when a subgroup has too few members or non-members.
         """
         s = self.headline_summary
-        if "outliers" not in s or "typical" not in s or np.isnan(s["outliers"]["auc"]) \
-                or np.isnan(s["typical"]["auc"]):
+        if "outliers" not in s or "typical" not in s or np.isnan(s["outliers"]["auc"]) or np.isnan(s["typical"]["auc"]):
             return float("nan"), float("nan"), float("nan")
         o, t = s["outliers"], s["typical"]
-        se = math.hypot(auc_standard_error(o["auc"], o["n_members"], o["n_nonmembers"]),
-                        auc_standard_error(t["auc"], t["n_members"], t["n_nonmembers"]))
+        se = math.hypot(
+            auc_standard_error(o["auc"], o["n_members"], o["n_nonmembers"]),
+            auc_standard_error(t["auc"], t["n_members"], t["n_nonmembers"]),
+        )
         g = o["auc"] - t["auc"]
         return g, g - z * se, g + z * se
 
@@ -285,12 +300,15 @@ class MembershipResult:
         m = self.scores[self.scores["member"]]
         order = np.lexsort((-m["outlier_score"].fillna(-np.inf).to_numpy(), -m[col].to_numpy()))[:n]
         top = m.iloc[order]
-        return [{"row": int(i) if isinstance(i, (int, np.integer)) else str(i), "subgroup": str(sg),
-                 "rank": r + 1} for r, (i, sg) in enumerate(zip(top.index, top["subgroup"]))]
+        return [
+            {"row": int(i) if isinstance(i, (int, np.integer)) else str(i), "subgroup": str(sg), "rank": r + 1}
+            for r, (i, sg) in enumerate(zip(top.index, top["subgroup"]))
+        ]
 
 
-def _summaries(frame: pd.DataFrame, attack: str, groups: list[str], fprs: tuple[float, ...],
-               notes: list[str]) -> dict[str, dict[str, Any]]:
+def _summaries(
+    frame: pd.DataFrame, attack: str, groups: list[str], fprs: tuple[float, ...], notes: list[str]
+) -> dict[str, dict[str, Any]]:
     """``{subgroup: roc_summary}`` of one attack on the targets in ``frame`` (NaN below MIN_PER_CLASS)."""
     out = {}
     y_all = frame["member"].to_numpy()
@@ -298,10 +316,17 @@ def _summaries(frame: pd.DataFrame, attack: str, groups: list[str], fprs: tuple[
         sel = np.ones(len(frame), bool) if g == "all" else (frame["subgroup"] == g).to_numpy()
         y = y_all[sel]
         if y.sum() < MIN_PER_CLASS or (~y).sum() < MIN_PER_CLASS:
-            notes.append(f"subgroup {g}: {int(y.sum())} members / {int((~y).sum())} non-members, "
-                         f"fewer than {MIN_PER_CLASS}: metrics not computed")
-            out[g] = {"auc": float("nan"), "auc_ci": (float("nan"),) * 2, "tpr": {f: float("nan") for f in fprs},
-                      "n_members": int(y.sum()), "n_nonmembers": int((~y).sum())}
+            notes.append(
+                f"subgroup {g}: {int(y.sum())} members / {int((~y).sum())} non-members, "
+                f"fewer than {MIN_PER_CLASS}: metrics not computed"
+            )
+            out[g] = {
+                "auc": float("nan"),
+                "auc_ci": (float("nan"),) * 2,
+                "tpr": {f: float("nan") for f in fprs},
+                "n_members": int(y.sum()),
+                "n_nonmembers": int((~y).sum()),
+            }
             continue
         out[g] = roc_summary(y, frame[attack].to_numpy()[sel], fprs)
     return out
@@ -312,13 +337,25 @@ def _best(values: dict[str, float]) -> str:
     return max(values, key=lambda a: -np.inf if np.isnan(values[a]) else values[a])
 
 
-def membership_inference(*, train: pd.DataFrame, holdout: pd.DataFrame, reference: pd.DataFrame,
-                         synthetic: pd.DataFrame, schema: Schema, attacks: Iterable[str] = DEFAULT_ATTACKS,
-                         n_targets: int | None = 5000, outliers: OutlierModel | None = None,
-                         encoder: TableEncoder | None = None, headline: str = "best",
-                         fprs: Sequence[float] = DEFAULT_FPRS, density: str = "gmm",
-                         bandwidth: float | str = "scott", n_components: int = 10,
-                         holdout_scores: pd.Series | None = None, seed: int = 0) -> MembershipResult:
+def membership_inference(
+    *,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    reference: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    schema: Schema,
+    attacks: Iterable[str] = DEFAULT_ATTACKS,
+    n_targets: int | None = 5000,
+    outliers: OutlierModel | None = None,
+    encoder: TableEncoder | None = None,
+    headline: str = "best",
+    fprs: Sequence[float] = DEFAULT_FPRS,
+    density: str = "gmm",
+    bandwidth: float | str = "scott",
+    n_components: int = 10,
+    holdout_scores: pd.Series | None = None,
+    seed: int = 0,
+) -> MembershipResult:
     """Run the no-box attacks on equal-sized member / non-member samples.
 
     Args:
@@ -368,8 +405,16 @@ def membership_inference(*, train: pd.DataFrame, holdout: pd.DataFrame, referenc
     enc = encoder if encoder is not None else TableEncoder(schema).fit(reference)
     tgt = pd.concat([mem, non])
     is_member = np.r_[np.ones(n, bool), np.zeros(n, bool)]
-    raw = attack_scores(enc.transform(tgt), enc.transform(synthetic), enc.transform(reference), attacks,
-                        density=density, bandwidth=bandwidth, n_components=n_components, seed=seed)
+    raw = attack_scores(
+        enc.transform(tgt),
+        enc.transform(synthetic),
+        enc.transform(reference),
+        attacks,
+        density=density,
+        bandwidth=bandwidth,
+        n_components=n_components,
+        seed=seed,
+    )
     frame = pd.DataFrame({"member": is_member}, index=tgt.index)
     if outliers is not None:
         non_sc = holdout_scores.reindex(non.index) if holdout_scores is not None else outliers.score(non)
@@ -405,6 +450,14 @@ def membership_inference(*, train: pd.DataFrame, holdout: pd.DataFrame, referenc
     headline_summary = _summaries(rep, headline, groups, fprs, notes)
     by_attack = {a: _summaries(rep, a, groups, fprs, []) for a in set(tpr_attacks.values())}
     headline_tpr = {g: {f: by_attack[tpr_attacks[f]][g]["tpr"][f] for f in fprs} for g in groups}
-    return MembershipResult(scores=frame, summary=summary, headline=headline, headline_summary=headline_summary,
-                            tpr_attacks=tpr_attacks, headline_tpr=headline_tpr,
-                            selection="held-out" if selecting else "fixed", fprs=fprs, notes=sorted(set(notes)))
+    return MembershipResult(
+        scores=frame,
+        summary=summary,
+        headline=headline,
+        headline_summary=headline_summary,
+        tpr_attacks=tpr_attacks,
+        headline_tpr=headline_tpr,
+        selection="held-out" if selecting else "fixed",
+        fprs=fprs,
+        notes=sorted(set(notes)),
+    )

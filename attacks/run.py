@@ -54,15 +54,6 @@ from bench.results import metric
 log = logging.getLogger(__name__)
 
 
-
-
-
-
-
-
-
-
-
 # --------------------------------------------------------------------- family
 def attack_metrics(ctx: EvalContext, cfg: Mapping[str, Any] | None) -> list[dict]:
     """Run the configured attacks on ``ctx`` and return metric rows.
@@ -92,26 +83,60 @@ def attack_metrics(ctx: EvalContext, cfg: Mapping[str, Any] | None) -> list[dict
 
     t0 = time.perf_counter()
     encoder = TableEncoder(sch).fit(reference)
-    outliers = fit_outliers(train, sch, k=s["targets"]["k"], quantile=s["targets"]["quantile"],
-                            method=s["targets"]["method"], encoder=encoder, seed=seed)
+    outliers = fit_outliers(
+        train,
+        sch,
+        k=s["targets"]["k"],
+        quantile=s["targets"]["quantile"],
+        method=s["targets"]["method"],
+        encoder=encoder,
+        seed=seed,
+    )
     holdout_scores = outliers.score(holdout)
     info["timings_s"]["targets"] = time.perf_counter() - t0
-    info["targets"] = {"method": outliers.method, "k": outliers.k, "quantile": outliers.quantile,
-                       "threshold": outliers.threshold, "n_outliers_train": len(outliers.outliers),
-                       "n_train": len(train),
-                       "n_outliers_holdout": int((holdout_scores >= outliers.threshold).sum())}
+    info["targets"] = {
+        "method": outliers.method,
+        "k": outliers.k,
+        "quantile": outliers.quantile,
+        "threshold": outliers.threshold,
+        "n_outliers_train": len(outliers.outliers),
+        "n_train": len(train),
+        "n_outliers_holdout": int((holdout_scores >= outliers.threshold).sum()),
+    }
     results["outliers"] = outliers
 
     parts = []
     if s["distance"]["enabled"]:
         parts.append(("distance", lambda: _distance_rows(train, holdout, syn, sch, s["distance"], seed, info)))
     if s["membership"]["enabled"]:
-        parts.append(("membership", lambda: _membership_rows(train, holdout, reference, syn, sch, s["membership"],
-                                                             outliers, holdout_scores, encoder, seed, info,
-                                                             results)))
+        parts.append(
+            (
+                "membership",
+                lambda: _membership_rows(
+                    train,
+                    holdout,
+                    reference,
+                    syn,
+                    sch,
+                    s["membership"],
+                    outliers,
+                    holdout_scores,
+                    encoder,
+                    seed,
+                    info,
+                    results,
+                ),
+            )
+        )
     if s["anonymeter"]["enabled"]:
-        parts.append(("anonymeter", lambda: _anonymeter_rows(train, holdout, reference, syn, sch, s["anonymeter"],
-                                                             outliers, holdout_scores, seed, info)))
+        parts.append(
+            (
+                "anonymeter",
+                lambda: _anonymeter_rows(
+                    train, holdout, reference, syn, sch, s["anonymeter"], outliers, holdout_scores, seed, info
+                ),
+            )
+        )
     for name, fn in parts:
         t0 = time.perf_counter()
         try:
@@ -146,8 +171,9 @@ def _drop_unresolvable(rows: list[dict], info: dict[str, Any]) -> list[dict]:
     from attacks.controls import TOLERANCE_SE
 
     wide = {k: v for k, v in info["nulls"].items() if TOLERANCE_SE * v["se"] >= MAX_NULL_BAND}
-    info["unresolvable"] = [{"metric": v["metric"], "subgroup": v["subgroup"],
-                             "null_band": TOLERANCE_SE * v["se"]} for v in wide.values()]
+    info["unresolvable"] = [
+        {"metric": v["metric"], "subgroup": v["subgroup"], "null_band": TOLERANCE_SE * v["se"]} for v in wide.values()
+    ]
     if not wide:
         return rows
     out = []
@@ -160,13 +186,13 @@ def _drop_unresolvable(rows: list[dict], info: dict[str, Any]) -> list[dict]:
 
 def _null(info: dict[str, Any], key: str, subgroup: str, level: float, se: float) -> None:
     """Record a metric's null level (what a generator that ignores membership reads) and its SE."""
-    info["nulls"][f"{key}[{subgroup}]"] = {"metric": key, "subgroup": subgroup, "null": float(level),
-                                           "se": float(se)}
+    info["nulls"][f"{key}[{subgroup}]"] = {"metric": key, "subgroup": subgroup, "null": float(level), "se": float(se)}
 
 
 def _distance_rows(train, holdout, syn, sch, cfg, seed, info) -> list[dict]:
-    d = closest_record_share(train=train, holdout=holdout, synthetic=syn, schema=sch, max_rows=cfg["max_rows"],
-                             seed=seed)
+    d = closest_record_share(
+        train=train, holdout=holdout, synthetic=syn, schema=sch, max_rows=cfg["max_rows"], seed=seed
+    )
     info["distance"] = {k: d[k] for k in ("n_synthetic", "n_train", "n_holdout")}
     _null(info, "privacy.dcr_member_share", "all", 0.5, d["null_se"])
     _null(info, "privacy.exact_match_rate_train", "all", d["exact_match_rate_train_null"], d["exact_match_null_se"])
@@ -183,23 +209,37 @@ def _fpr_key(a: float) -> str:
     return f"privacy.mia_tpr_at_fpr_{a:g}"
 
 
-def _membership_rows(train, holdout, reference, syn, sch, cfg, outliers: OutlierModel, holdout_scores,
-                     encoder, seed, info, results) -> list[dict]:
+def _membership_rows(
+    train, holdout, reference, syn, sch, cfg, outliers: OutlierModel, holdout_scores, encoder, seed, info, results
+) -> list[dict]:
     dm = cfg["domias"]
-    r = membership_inference(train=train, holdout=holdout, reference=reference, synthetic=syn, schema=sch,
-                             attacks=cfg["attacks"],
-                             n_targets=cfg["n_targets"], outliers=outliers, encoder=encoder,
-                             headline=cfg["headline"], fprs=cfg["fprs"], density=dm["density"],
-                             bandwidth=dm["bandwidth"], n_components=dm["n_components"],
-                             holdout_scores=holdout_scores, seed=seed)
+    r = membership_inference(
+        train=train,
+        holdout=holdout,
+        reference=reference,
+        synthetic=syn,
+        schema=sch,
+        attacks=cfg["attacks"],
+        n_targets=cfg["n_targets"],
+        outliers=outliers,
+        encoder=encoder,
+        headline=cfg["headline"],
+        fprs=cfg["fprs"],
+        density=dm["density"],
+        bandwidth=dm["bandwidth"],
+        n_components=dm["n_components"],
+        holdout_scores=holdout_scores,
+        seed=seed,
+    )
     results["membership"] = r
     rows = []
     for attack, groups in r.summary.items():
         for g, sm in groups.items():
             lo, hi = sm["auc_ci"]
             rows.append(metric("privacy", f"privacy.mia_auc.{attack}", sm["auc"], "minimize", g, lo, hi))
-            _null(info, f"privacy.mia_auc.{attack}", g, 0.5, auc_standard_error(0.5, sm["n_members"],
-                                                                                  sm["n_nonmembers"]))
+            _null(
+                info, f"privacy.mia_auc.{attack}", g, 0.5, auc_standard_error(0.5, sm["n_members"], sm["n_nonmembers"])
+            )
     for g, sm in r.headline_summary.items():
         lo, hi = sm["auc_ci"]
         rows.append(metric("privacy", "privacy.mia_auc", sm["auc"], "minimize", g, lo, hi))
@@ -213,14 +253,18 @@ def _membership_rows(train, holdout, reference, syn, sch, cfg, outliers: Outlier
     gap, glo, ghi = r.gap()
     rows.append(metric("privacy", "privacy.mia_auc_outlier_gap", gap, "none", "all", glo, ghi))
     info["membership"] = {
-        "headline": r.headline, "selection": r.selection,
+        "headline": r.headline,
+        "selection": r.selection,
         "tpr_attacks": {f"{a:g}": att for a, att in r.tpr_attacks.items()},
         "n_members": r.summary[r.headline]["all"]["n_members"],
         "n_nonmembers": r.summary[r.headline]["all"]["n_nonmembers"],
         "report_sizes": {g: [v["n_members"], v["n_nonmembers"]] for g, v in r.headline_summary.items()},
-        "selection_note": ("privacy.mia_auc and the TPRs come from the report half of the targets; the attack "
-                           "for each was chosen on the other half" if r.selection == "held-out"
-                           else "the headline attack is fixed in advance and reported on all targets"),
+        "selection_note": (
+            "privacy.mia_auc and the TPRs come from the report half of the targets; the attack "
+            "for each was chosen on the other half"
+            if r.selection == "held-out"
+            else "the headline attack is fixed in advance and reported on all targets"
+        ),
         "tpr_note": "TPR at FPR a is NaN when a * n_nonmembers < 1 (FPR finer than one false positive)",
         "vulnerable_records": r.vulnerable(int(cfg["n_vulnerable"])),
         "notes": r.notes,
@@ -229,13 +273,18 @@ def _membership_rows(train, holdout, reference, syn, sch, cfg, outliers: Outlier
 
 
 def _risk_key(name: str) -> str:
-    """anonymeter risk name -> metric key (``singling_out.multivariate`` -> ``privacy.singling_out_risk.multivariate``)."""
+    """anonymeter risk name -> metric key.
+
+    ``singling_out.multivariate`` -> ``privacy.singling_out_risk.multivariate``.
+    """
     return "privacy." + name.replace("singling_out.", "singling_out_risk.").replace(
-        "linkability", "linkability_risk").replace("inference.", "inference_risk.")
+        "linkability", "linkability_risk"
+    ).replace("inference.", "inference_risk.")
 
 
-def _anonymeter_rows(train, holdout, reference, syn, sch, cfg, outliers: OutlierModel, holdout_scores, seed,
-                     info) -> list[dict]:
+def _anonymeter_rows(
+    train, holdout, reference, syn, sch, cfg, outliers: OutlierModel, holdout_scores, seed, info
+) -> list[dict]:
     so, lk, inf = cfg["singling_out"], cfg["linkability"], cfg["inference"]
     skip = [n for n, c in (("singling_out", so), ("linkability", lk), ("inference", inf)) if not c["enabled"]]
     # control = every non-member (holdout and reference: records the generator never saw), so that the
@@ -255,17 +304,30 @@ def _anonymeter_rows(train, holdout, reference, syn, sch, cfg, outliers: Outlier
         n_eq = min(len(ori), len(ctl))
         sizes[g] = {"train": len(ori), "non_members": len(ctl), "used_each": n_eq}
         if n_eq < 10:
-            errors[f"*[{g}]"] = (f"subgroup too small for anonymeter: {len(ori)} train / {len(ctl)} "
-                                 "non-member records")
+            errors[f"*[{g}]"] = f"subgroup too small for anonymeter: {len(ori)} train / {len(ctl)} non-member records"
             continue
         # singling-out predicates come from the whole synthetic table, not from the subgroup's records:
         # on a subgroup it cannot tell identity from faker (fair outliers: 0.04 vs 0.06), so it runs on `all`
         sub_skip = skip if g == "all" else sorted(set(skip) | {"singling_out"})
         risks, errs = anon.anonymeter_risks(
-            train=ori, holdout=ctl, synthetic=syn, schema=sch, subgroup=g, modes=so["modes"], so_n_attacks=so["n_attacks"],
-            so_n_cols=so["n_cols"], so_max_attempts=so["max_attempts"], link_n_attacks=lk["n_attacks"],
-            link_n_neighbors=lk["n_neighbors"], link_columns=(link_a, link_b), inf_n_attacks=inf["n_attacks"],
-            inf_aux=inf["aux"], confidence_level=cfg["confidence_level"], seed=seed, skip=sub_skip)
+            train=ori,
+            holdout=ctl,
+            synthetic=syn,
+            schema=sch,
+            subgroup=g,
+            modes=so["modes"],
+            so_n_attacks=so["n_attacks"],
+            so_n_cols=so["n_cols"],
+            so_max_attempts=so["max_attempts"],
+            link_n_attacks=lk["n_attacks"],
+            link_n_neighbors=lk["n_neighbors"],
+            link_columns=(link_a, link_b),
+            inf_n_attacks=inf["n_attacks"],
+            inf_aux=inf["aux"],
+            confidence_level=cfg["confidence_level"],
+            seed=seed,
+            skip=sub_skip,
+        )
         all_risks.extend(risks)
         errors.update(errs)
     rows = []
@@ -291,7 +353,7 @@ def _anonymeter_rows(train, holdout, reference, syn, sch, cfg, outliers: Outlier
     info["anonymeter"] = {
         "sizes": sizes,
         "size_note": "ori (training records) and control (non-members: holdout + reference records) are cut to "
-                     "the same size, used_each",
+        "the same size, used_each",
         "linkability_columns": {"a": link_a, "b": link_b, "source": link_source},
         "risks": [{k: v for k, v in r.to_dict().items()} for r in all_risks],
         "errors": errors,
@@ -299,4 +361,3 @@ def _anonymeter_rows(train, holdout, reference, syn, sch, cfg, outliers: Outlier
     if not all_risks and errors:
         raise RuntimeError(f"every anonymeter evaluation failed: {errors}")
     return rows
-

@@ -44,8 +44,13 @@ DEFAULTS: dict[str, Any] = {
         "enabled": True,
         "subgroups": ["all", "outliers"],
         "confidence_level": 0.95,
-        "singling_out": {"enabled": True, "modes": ["multivariate"], "n_attacks": 500,
-                         "n_cols": 5, "max_attempts": 10000},
+        "singling_out": {
+            "enabled": True,
+            "modes": ["multivariate"],
+            "n_attacks": 500,
+            "n_cols": 5,
+            "max_attempts": 10000,
+        },
         "linkability": {"enabled": True, "n_attacks": 500, "n_neighbors": 10, "columns": "all_columns"},
         "inference": {"enabled": True, "n_attacks": 1000, "aux": "quasi_identifiers"},
     },
@@ -72,8 +77,7 @@ def settings(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
     if bad or not m["attacks"]:
         raise ConfigError(f"attacks.membership.attacks must be a non-empty subset of {ATTACKS}, got {m['attacks']}")
     if m["headline"] != "best" and m["headline"] not in m["attacks"]:
-        raise ConfigError(f"attacks.membership.headline must be 'best' or one of {m['attacks']}, "
-                          f"got {m['headline']!r}")
+        raise ConfigError(f"attacks.membership.headline must be 'best' or one of {m['attacks']}, got {m['headline']!r}")
     if not isinstance(m["n_vulnerable"], int) or m["n_vulnerable"] < 0:
         raise ConfigError(f"attacks.membership.n_vulnerable must be an integer >= 0, got {m['n_vulnerable']!r}")
     a = out["anonymeter"]
@@ -84,18 +88,26 @@ def settings(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
     if bad:
         raise ConfigError(f"attacks.anonymeter.singling_out.modes must be among {anon.MODES}, got {bad}")
     if a["linkability"]["columns"] not in anon.LINK_SOURCES:
-        raise ConfigError(f"attacks.anonymeter.linkability.columns must be one of {anon.LINK_SOURCES}, "
-                          f"got {a['linkability']['columns']!r}")
+        raise ConfigError(
+            f"attacks.anonymeter.linkability.columns must be one of {anon.LINK_SOURCES}, "
+            f"got {a['linkability']['columns']!r}"
+        )
     if not isinstance(a["linkability"]["n_neighbors"], int) or a["linkability"]["n_neighbors"] < 1:
-        raise ConfigError(f"attacks.anonymeter.linkability.n_neighbors must be an integer >= 1, "
-                          f"got {a['linkability']['n_neighbors']!r}")
+        raise ConfigError(
+            f"attacks.anonymeter.linkability.n_neighbors must be an integer >= 1, "
+            f"got {a['linkability']['n_neighbors']!r}"
+        )
     if a["inference"]["aux"] not in ("quasi_identifiers", "all"):
-        raise ConfigError(f"attacks.anonymeter.inference.aux must be quasi_identifiers or all, "
-                          f"got {a['inference']['aux']!r}")
-    for path, v in (("membership.n_targets", m["n_targets"]), ("distance.max_rows", out["distance"]["max_rows"]),
-                    ("anonymeter.singling_out.n_attacks", a["singling_out"]["n_attacks"]),
-                    ("anonymeter.linkability.n_attacks", a["linkability"]["n_attacks"]),
-                    ("anonymeter.inference.n_attacks", a["inference"]["n_attacks"])):
+        raise ConfigError(
+            f"attacks.anonymeter.inference.aux must be quasi_identifiers or all, got {a['inference']['aux']!r}"
+        )
+    for path, v in (
+        ("membership.n_targets", m["n_targets"]),
+        ("distance.max_rows", out["distance"]["max_rows"]),
+        ("anonymeter.singling_out.n_attacks", a["singling_out"]["n_attacks"]),
+        ("anonymeter.linkability.n_attacks", a["linkability"]["n_attacks"]),
+        ("anonymeter.inference.n_attacks", a["inference"]["n_attacks"]),
+    ):
         if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 10):
             raise ConfigError(f"attacks.{path} must be an integer >= 10 (or null), got {v!r}")
     return out
@@ -129,29 +141,28 @@ def merge_settings(base: dict[str, Any], over: Mapping[str, Any], path: str) -> 
             base[k] = v
 
 
-
 # ------------------------------------------------------------ the audit's blocks
 SHADOW_DEFAULTS: dict[str, Any] = {
-    "enabled": False,            # the shadow-model MIA (and the audit) are off unless attacks=full
-    "design": "shared",          # shared: every fit is a game for every target | per_target
-    "n_outliers": 5,             # top outliers of the training split (attacks/targets.py)
-    "n_random": 5,               # random training records
-    "n_train": 1000,             # shadow training-set size (null = size of the real training split)
-    "n_synthetic": None,         # rows per shadow table (null = background rows n_train - ceil(T/2))
+    "enabled": False,  # the shadow-model MIA (and the audit) are off unless attacks=full
+    "design": "shared",  # shared: every fit is a game for every target | per_target
+    "n_outliers": 5,  # top outliers of the training split (attacks/targets.py)
+    "n_random": 5,  # random training records
+    "n_train": 1000,  # shadow training-set size (null = size of the real training split)
+    "n_synthetic": None,  # rows per shadow table (null = background rows n_train - ceil(T/2))
     "games": {"train": 60, "val": 40, "test": 60},  # generator fits per part (shared) / per target
     "features": ["naive", "histogram", "correlation", "neighbourhood"],
-    "classifier": "rf",          # rf | logreg
+    "classifier": "rf",  # rf | logreg
     "n_bins": 10,
-    "cache": False,              # store shadow synthetic tables (full.yaml: ${cache.enabled})
-    "cache_dir": None,           # full.yaml: ${cache.dir}
+    "cache": False,  # store shadow synthetic tables (full.yaml: ${cache.enabled})
+    "cache_dir": None,  # full.yaml: ${cache.dir}
     "cache_refresh": False,
     "seed_offset": 0,
 }
 
 
 AUDIT_DEFAULTS: dict[str, Any] = {
-    "enabled": True,             # needs shadow.enabled
-    "alpha": 0.05,               # eps_lb holds with confidence 1 - alpha (alpha/2 per Clopper-Pearson bound)
+    "enabled": True,  # needs shadow.enabled
+    "alpha": 0.05,  # eps_lb holds with confidence 1 - alpha (alpha/2 per Clopper-Pearson bound)
     "statistics": ["classifier", "min_distance"],
 }
 
@@ -192,8 +203,7 @@ def audit_settings(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
             raise ConfigError(f"attacks.shadow.games.{part} must be an integer >= {lo}, got {games.get(part)!r}")
     bad = [f for f in sh["features"] if f not in FEATURE_SETS]
     if bad or not sh["features"]:
-        raise ConfigError(f"attacks.shadow.features must be a non-empty subset of {FEATURE_SETS}, "
-                          f"got {sh['features']}")
+        raise ConfigError(f"attacks.shadow.features must be a non-empty subset of {FEATURE_SETS}, got {sh['features']}")
     if sh["classifier"] not in CLASSIFIERS:
         raise ConfigError(f"attacks.shadow.classifier must be one of {CLASSIFIERS}, got {sh['classifier']!r}")
     if not _is_int(sh["n_bins"]) or sh["n_bins"] < 2:
@@ -202,8 +212,9 @@ def audit_settings(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
         raise ConfigError(f"attacks.audit.alpha must be in (0, 1), got {au['alpha']!r}")
     bad = [s for s in au["statistics"] if s not in STATISTICS]
     if bad or not au["statistics"]:
-        raise ConfigError(f"attacks.audit.statistics must be a non-empty subset of {STATISTICS}, "
-                          f"got {au['statistics']}")
+        raise ConfigError(
+            f"attacks.audit.statistics must be a non-empty subset of {STATISTICS}, got {au['statistics']}"
+        )
     return out
 
 
@@ -211,6 +222,14 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
-
-__all__ = ["AUDIT_DEFAULTS", "AUDIT_SECTIONS", "DEFAULTS", "SHADOW_DEFAULTS", "STATISTICS", "audit_settings",
-           "merge_settings", "plain_config", "settings"]
+__all__ = [
+    "AUDIT_DEFAULTS",
+    "AUDIT_SECTIONS",
+    "DEFAULTS",
+    "SHADOW_DEFAULTS",
+    "STATISTICS",
+    "audit_settings",
+    "merge_settings",
+    "plain_config",
+    "settings",
+]

@@ -130,17 +130,35 @@ class ThreatModel:
     def describe(self) -> dict[str, Any]:
         """The threat model as plain data (no records)."""
         gen = self.generator_factory()
-        return {"population": "reference split", "population_rows": len(self.population),
-                "n_train": int(self.n_train), "n_synthetic": int(self.n_synthetic),
-                "generator": generator_identity(gen),
-                "attacker_knows": ["target record", "population sample", "generator and settings",
-                                   "training-set size", "synthetic table (black box, no model access)"]}
+        return {
+            "population": "reference split",
+            "population_rows": len(self.population),
+            "n_train": int(self.n_train),
+            "n_synthetic": int(self.n_synthetic),
+            "generator": generator_identity(gen),
+            "attacker_knows": [
+                "target record",
+                "population sample",
+                "generator and settings",
+                "training-set size",
+                "synthetic table (black box, no model access)",
+            ],
+        }
 
 
 # ----------------------------------------------------------------- targets
-def select_targets(train: pd.DataFrame, schema: Schema, *, n_outliers: int = 5, n_random: int = 5,
-                   reference: pd.DataFrame | None = None, outliers: OutlierModel | None = None,
-                   k: int = 5, quantile: float = 0.95, seed: int = 0) -> pd.Series:
+def select_targets(
+    train: pd.DataFrame,
+    schema: Schema,
+    *,
+    n_outliers: int = 5,
+    n_random: int = 5,
+    reference: pd.DataFrame | None = None,
+    outliers: OutlierModel | None = None,
+    k: int = 5,
+    quantile: float = 0.95,
+    seed: int = 0,
+) -> pd.Series:
     """The attacked records: the top outliers of the training split plus random training records.
 
     Args:
@@ -159,13 +177,14 @@ def select_targets(train: pd.DataFrame, schema: Schema, *, n_outliers: int = 5, 
         ConfigError: more targets asked for than training records.
     """
     if n_outliers + n_random > len(train):
-        raise ConfigError(f"attacks.shadow asks for {n_outliers + n_random} targets but the training split "
-                          f"has {len(train)} rows")
+        raise ConfigError(
+            f"attacks.shadow asks for {n_outliers + n_random} targets but the training split has {len(train)} rows"
+        )
     if outliers is None or n_outliers > len(outliers.train_scores):
         enc = TableEncoder(schema).fit(reference if reference is not None else train)
         outliers = fit_outliers(train, schema, k=k, quantile=quantile, encoder=enc, seed=seed)
     scores = outliers.train_scores.reindex(train.index)
-    top = list(scores.sort_values(ascending=False, kind="mergesort").index[:int(n_outliers)])
+    top = list(scores.sort_values(ascending=False, kind="mergesort").index[: int(n_outliers)])
     rest = train.index.difference(pd.Index(top))
     rng = np.random.default_rng([int(seed), 0x7A29])
     rnd = list(rest[np.sort(rng.choice(len(rest), size=min(int(n_random), len(rest)), replace=False))])
@@ -191,7 +210,7 @@ class ShadowFeaturizer:
         bad = [f for f in self.features if f not in FEATURE_SETS]
         if bad or not self.features:
             raise ConfigError(f"shadow features must be a non-empty subset of {FEATURE_SETS}, got {list(features)}")
-        self.num_: list[tuple[int, int]] = []   # (value column, missing-indicator column)
+        self.num_: list[tuple[int, int]] = []  # (value column, missing-indicator column)
         self.cat_: list[slice] = []
         j = 0
         for col in encoder.columns_:
@@ -247,7 +266,7 @@ class ShadowFeaturizer:
         for v, na in self.num_:
             present = X[:, na] == 0
             x = X[present, v]
-            out += ([x.mean(), x.std(), np.median(x), x.min(), x.max()] if len(x) else [0.0] * 5)
+            out += [x.mean(), x.std(), np.median(x), x.min(), x.max()] if len(x) else [0.0] * 5
             out.append(1.0 - present.mean() if len(X) else 0.0)
         for sl in self.cat_:
             out.append(float((X[:, sl].sum(axis=0) > 0).sum()))
@@ -276,7 +295,7 @@ class ShadowFeaturizer:
 
     def _correlation(self, X: np.ndarray, match: np.ndarray) -> np.ndarray:
         num = X[:, [v for v, _ in self.num_]] if self.num_ else np.zeros((len(X), 0))
-        Z = np.column_stack([num, match[:, len(self.num_):]])
+        Z = np.column_stack([num, match[:, len(self.num_) :]])
         d = Z.shape[1]
         if d < 2 or len(Z) < 2:
             return np.zeros(d * (d - 1) // 2)
@@ -324,8 +343,9 @@ def _quiet_library_logs(names: tuple[str, ...] = ("opacus", "sdv", "rdt", "copul
             logging.getLogger(n).setLevel(lvl)
 
 
-def _fit_sample(threat: ThreatModel, data: pd.DataFrame, fit_seed: int, cache: Any
-                ) -> tuple[pd.DataFrame, dict[str, Any] | None, dict[str, float]]:
+def _fit_sample(
+    threat: ThreatModel, data: pd.DataFrame, fit_seed: int, cache: Any
+) -> tuple[pd.DataFrame, dict[str, Any] | None, dict[str, float]]:
     """Train a fresh generator on ``data`` and sample the released table (cached when possible)."""
     m = int(threat.n_synthetic)
     # The attacker reads the table's values only: no prediction target, so a shadow table whose
@@ -339,8 +359,9 @@ def _fit_sample(threat: ThreatModel, data: pd.DataFrame, fit_seed: int, cache: A
     cacheable = cache is not None and threat.dataset_fingerprint and getattr(gen, "cacheable", True)
     key = None
     if cacheable:
-        key = generator_key("shadow", gen, int(fit_seed), threat.dataset_fingerprint,
-                            sorted(int(i) for i in data.index), m)
+        key = generator_key(
+            "shadow", gen, int(fit_seed), threat.dataset_fingerprint, sorted(int(i) for i in data.index), m
+        )
         hit = cache.load_synthetic(key)
         if hit is not None:
             return schema.coerce(hit[0]), hit[1].get("privacy"), {"fit_s": 0.0, "sample_s": 0.0, "hit": 1}
@@ -353,12 +374,15 @@ def _fit_sample(threat: ThreatModel, data: pd.DataFrame, fit_seed: int, cache: A
     ps = gen.privacy_spent() if hasattr(gen, "privacy_spent") else None
     privacy = ps.to_dict() if ps is not None else None
     if privacy is None and getattr(gen, "epsilon", None) is not None:
-        privacy = {"epsilon": float(gen.epsilon), "delta": float(getattr(gen, "delta", None) or 0.0),
-                   "accountant": "requested (the generator reports no privacy_spent)", "scope": [],
-                   "full_scope": False}
+        privacy = {
+            "epsilon": float(gen.epsilon),
+            "delta": float(getattr(gen, "delta", None) or 0.0),
+            "accountant": "requested (the generator reports no privacy_spent)",
+            "scope": [],
+            "full_scope": False,
+        }
     if cacheable:
-        cache.store_synthetic(key, syn, {"privacy": privacy, "generator": name, "fit_s": t1 - t0,
-                                         "sample_s": t2 - t1})
+        cache.store_synthetic(key, syn, {"privacy": privacy, "generator": name, "fit_s": t1 - t0, "sample_s": t2 - t1})
     return syn, privacy, {"fit_s": t1 - t0, "sample_s": t2 - t1, "hit": 0}
 
 
@@ -368,27 +392,34 @@ def _balanced_labels(rng: np.random.Generator, n: int) -> np.ndarray:
 
 @dataclass
 class _Games:
-    labels: np.ndarray      # (G, T)
-    parts: np.ndarray       # (G,)
-    features: np.ndarray    # (G, T, F)
-    dmin: np.ndarray        # (G, T)
+    labels: np.ndarray  # (G, T)
+    parts: np.ndarray  # (G,)
+    features: np.ndarray  # (G, T, F)
+    dmin: np.ndarray  # (G, T)
     privacy: list[dict[str, Any] | None]
     timings: dict[str, float]
 
 
-def _play(threat: ThreatModel, targets: pd.DataFrame, games: Mapping[str, int], featurizer: ShadowFeaturizer,
-          rng: np.random.Generator, cache: Any) -> _Games:
+def _play(
+    threat: ThreatModel,
+    targets: pd.DataFrame,
+    games: Mapping[str, int],
+    featurizer: ShadowFeaturizer,
+    rng: np.random.Generator,
+    cache: Any,
+) -> _Games:
     """Play ``sum(games)`` games for the targets at once (each fit is a game for every target)."""
     T = len(targets)
     base_n = background_size(threat.n_train, T, "shared")  # per_target batches have T = 1
     pop = threat.population
     if base_n < 1 or base_n > len(pop):
-        raise ConfigError(f"attacks.shadow.n_train={threat.n_train} with {T} target(s) needs {base_n} background "
-                          f"rows per game; the reference split has {len(pop)} (lower n_train or use more "
-                          "reference rows)")
+        raise ConfigError(
+            f"attacks.shadow.n_train={threat.n_train} with {T} target(s) needs {base_n} background "
+            f"rows per game; the reference split has {len(pop)} (lower n_train or use more "
+            "reference rows)"
+        )
     parts = np.concatenate([[p] * int(games[p]) for p in PARTS])
-    labels = np.concatenate([np.column_stack([_balanced_labels(rng, int(games[p])) for _ in range(T)])
-                             for p in PARTS])
+    labels = np.concatenate([np.column_stack([_balanced_labels(rng, int(games[p])) for _ in range(T)]) for p in PARTS])
     fit_seeds = rng.integers(0, 2**31 - 1, size=len(parts))
     featurizer.set_targets(targets)
     feats, dmins, privacy = [], [], []
@@ -410,9 +441,14 @@ def _play(threat: ThreatModel, targets: pd.DataFrame, games: Mapping[str, int], 
         dmins.append(dmin)
         if (g + 1) % 20 == 0:
             log.info("shadow games: %d/%d in %.0fs", g + 1, len(parts), time.perf_counter() - t_start)
-    return _Games(labels=labels, parts=parts, features=np.stack(feats), dmin=np.stack(dmins), privacy=privacy,
-                  timings={"fit_s": t_fit, "sample_s": t_sample, "featurise_s": t_feat, "fits": len(parts),
-                           "cache_hits": hits})
+    return _Games(
+        labels=labels,
+        parts=parts,
+        features=np.stack(feats),
+        dmin=np.stack(dmins),
+        privacy=privacy,
+        timings={"fit_s": t_fit, "sample_s": t_sample, "featurise_s": t_feat, "fits": len(parts), "cache_hits": hits},
+    )
 
 
 # ------------------------------------------------------------- classifier
@@ -475,10 +511,19 @@ class ShadowResult:
     notes: list[str] = field(default_factory=list)
 
 
-def shadow_attack(threat: ThreatModel, targets: pd.DataFrame, *, groups: pd.Series | None = None,
-                  design: str = "shared", games: Mapping[str, int] | None = None, features=FEATURE_SETS,
-                  classifier: str = "rf", n_bins: int = 10, cache: Any = None,
-                  seed: int = 0) -> ShadowResult:
+def shadow_attack(
+    threat: ThreatModel,
+    targets: pd.DataFrame,
+    *,
+    groups: pd.Series | None = None,
+    design: str = "shared",
+    games: Mapping[str, int] | None = None,
+    features=FEATURE_SETS,
+    classifier: str = "rf",
+    n_bins: int = 10,
+    cache: Any = None,
+    seed: int = 0,
+) -> ShadowResult:
     """Run the shadow-model MIA against every target.
 
     Args:
@@ -511,8 +556,10 @@ def shadow_attack(threat: ThreatModel, targets: pd.DataFrame, *, groups: pd.Seri
         raise ConfigError("shadow targets must have unique row ids")
     overlap = targets.index.intersection(threat.population.index)
     if len(overlap):
-        raise ConfigError(f"{len(overlap)} target(s) are also in the population sample; targets must come from "
-                          "outside the reference split")
+        raise ConfigError(
+            f"{len(overlap)} target(s) are also in the population sample; targets must come from "
+            "outside the reference split"
+        )
     groups = groups if groups is not None else pd.Series("all", index=targets.index)
     encoder = TableEncoder(threat.schema).fit(threat.population)
     featurizer = ShadowFeaturizer(threat.schema, encoder, features, n_bins)
@@ -539,18 +586,33 @@ def shadow_attack(threat: ThreatModel, targets: pd.DataFrame, *, groups: pd.Seri
             tpr, fpr = (n_in - fn) / n_in, fp / n_out
             ev = va | te
             p_succ = float(np.mean(np.where(y[te] == 1, p[te], 1.0 - p[te])))
-            rows.append({"row": rid, "group": groups.get(rid, "all"), "advantage": tpr - fpr, "tpr": tpr,
-                         "fpr": fpr, "threshold": thr, "auc": _auc(y[ev], p[ev]),
-                         "privacy_gain": (1.0 - p_succ) / 2.0, "p_success": p_succ,
-                         "auc_min_distance": _auc(y[ev], s_dist[ev]), "n_test_in": n_in, "n_test_out": n_out})
+            rows.append(
+                {
+                    "row": rid,
+                    "group": groups.get(rid, "all"),
+                    "advantage": tpr - fpr,
+                    "tpr": tpr,
+                    "fpr": fpr,
+                    "threshold": thr,
+                    "auc": _auc(y[ev], p[ev]),
+                    "privacy_gain": (1.0 - p_succ) / 2.0,
+                    "p_success": p_succ,
+                    "auc_min_distance": _auc(y[ev], s_dist[ev]),
+                    "n_test_in": n_in,
+                    "n_test_out": n_out,
+                }
+            )
     t_clf = time.perf_counter() - t0
-    cost = {k: float(sum(gm.timings[k] for _, gm in played))
-            for k in ("fit_s", "sample_s", "featurise_s", "fits", "cache_hits")}
+    cost = {
+        k: float(sum(gm.timings[k] for _, gm in played))
+        for k in ("fit_s", "sample_s", "featurise_s", "fits", "cache_hits")
+    }
     cost["classify_s"] = t_clf
     cost["fits_per_target"] = cost["fits"] / len(targets)
     claim, notes = _claim([p for _, gm in played for p in gm.privacy], threat)
-    return ShadowResult(per_target=pd.DataFrame(rows), scores=scores, labels=labels, parts=parts, claim=claim,
-                        cost=cost, notes=notes)
+    return ShadowResult(
+        per_target=pd.DataFrame(rows), scores=scores, labels=labels, parts=parts, claim=claim, cost=cost, notes=notes
+    )
 
 
 def _claim(privacy: list[dict[str, Any] | None], threat: ThreatModel) -> tuple[dict[str, Any], list[str]]:
@@ -565,16 +627,32 @@ def _claim(privacy: list[dict[str, Any] | None], threat: ThreatModel) -> tuple[d
     if len(reported) < len(privacy):
         notes.append(f"{len(privacy) - len(reported)} shadow fit(s) reported no epsilon")
     if not full:
-        notes.append("the claimed epsilon does not cover the whole pipeline (full_scope=false): the audit tests "
-                     "the end-to-end mechanism, so a flag may come from the part outside the claim")
-    return {"epsilon": eps, "delta": delta, "accountant": reported[0].get("accountant"),
-            "scope": reported[0].get("scope"), "full_scope": full,
-            "at_n_train": int(threat.n_train)}, notes
+        notes.append(
+            "the claimed epsilon does not cover the whole pipeline (full_scope=false): the audit tests "
+            "the end-to-end mechanism, so a flag may come from the part outside the claim"
+        )
+    return {
+        "epsilon": eps,
+        "delta": delta,
+        "accountant": reported[0].get("accountant"),
+        "scope": reported[0].get("scope"),
+        "full_scope": full,
+        "at_n_train": int(threat.n_train),
+    }, notes
 
 
 def _num(v: Any) -> float:
     return float(v)  # "inf" strings (JSON round trip of the cache meta) parse too
 
 
-__all__ = ["CLASSIFIERS", "FEATURE_SETS", "ShadowFeaturizer", "ShadowResult", "ThreatModel", "background_size",
-           "make_classifier", "select_targets", "shadow_attack"]
+__all__ = [
+    "CLASSIFIERS",
+    "FEATURE_SETS",
+    "ShadowFeaturizer",
+    "ShadowResult",
+    "ThreatModel",
+    "background_size",
+    "make_classifier",
+    "select_targets",
+    "shadow_attack",
+]

@@ -72,8 +72,9 @@ class OutlierModel:
 
     def label(self, scores: pd.Series) -> pd.Series:
         """``"outliers"`` where ``scores >= threshold``, else ``"typical"`` (same index)."""
-        return pd.Series(np.where(scores.to_numpy() >= self.threshold, "outliers", "typical"),
-                         index=scores.index, name="subgroup")
+        return pd.Series(
+            np.where(scores.to_numpy() >= self.threshold, "outliers", "typical"), index=scores.index, name="subgroup"
+        )
 
     @property
     def outliers(self) -> pd.Index:
@@ -86,9 +87,16 @@ class OutlierModel:
         return self.train_scores.index[self.train_scores.to_numpy() < self.threshold]
 
 
-def fit_outliers(train: pd.DataFrame, schema: Schema, *, k: int = 5, quantile: float = 0.95,
-                 method: str = "knn", encoder: TableEncoder | None = None,
-                 seed: int = 0) -> OutlierModel:
+def fit_outliers(
+    train: pd.DataFrame,
+    schema: Schema,
+    *,
+    k: int = 5,
+    quantile: float = 0.95,
+    method: str = "knn",
+    encoder: TableEncoder | None = None,
+    seed: int = 0,
+) -> OutlierModel:
     """Score every training record's outlierness and set the ``outliers`` threshold.
 
     Args:
@@ -115,8 +123,7 @@ def fit_outliers(train: pd.DataFrame, schema: Schema, *, k: int = 5, quantile: f
     if int(k) < 1:
         raise ConfigError(f"attacks.targets.k must be >= 1, got {k!r}")
     if len(train) < int(k) + 1:
-        raise EmptyTableError(f"outlier scoring with k={k} needs at least {int(k) + 1} training rows, "
-                              f"got {len(train)}")
+        raise EmptyTableError(f"outlier scoring with k={k} needs at least {int(k) + 1} training rows, got {len(train)}")
     enc = encoder if encoder is not None else TableEncoder(schema).fit(train)
     X = enc.transform(train)
     forest = None
@@ -130,5 +137,13 @@ def fit_outliers(train: pd.DataFrame, schema: Schema, *, k: int = 5, quantile: f
         s = -forest.score_samples(X)
     scores = pd.Series(s, index=train.index, name="outlier_score")
     threshold = float(np.quantile(s, float(quantile)))
-    return OutlierModel(train_scores=scores, threshold=threshold, method=method, k=int(k),
-                        quantile=float(quantile), encoder=enc, train_X_=X, forest_=forest)
+    return OutlierModel(
+        train_scores=scores,
+        threshold=threshold,
+        method=method,
+        k=int(k),
+        quantile=float(quantile),
+        encoder=enc,
+        train_X_=X,
+        forest_=forest,
+    )

@@ -70,11 +70,21 @@ def as_schema(schema: Schema | Mapping[str, Any] | Any, name: str | None = None)
     raise SchemaError(f"schema must be a tailbench Schema, a dict or an SDV Metadata, got {type(schema).__name__}")
 
 
-def evaluate(*, train: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | Mapping[str, Any] | Any,
-             holdout: pd.DataFrame | None = None, reference: pd.DataFrame | None = None,
-             settings: Mapping[str, Any] | None = None, seed: int = 0, dataset: Dataset | None = None,
-             generator_name: str = "external", epsilon: float | None = None, generator: Any = None,
-             generator_factory: Callable[[], Any] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+def evaluate(
+    *,
+    train: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    schema: Schema | Mapping[str, Any] | Any,
+    holdout: pd.DataFrame | None = None,
+    reference: pd.DataFrame | None = None,
+    settings: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    dataset: Dataset | None = None,
+    generator_name: str = "external",
+    epsilon: float | None = None,
+    generator: Any = None,
+    generator_factory: Callable[[], Any] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Score one synthetic table against real rows: every metric family a sweep cell runs.
 
     Args:
@@ -111,17 +121,27 @@ def evaluate(*, train: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema | M
     ref = sch.coerce(reference, check_target=False) if reference is not None and len(reference) else empty
     if dataset is None:
         dataset = Dataset(name=sch.name, frame=tr, schema=sch)
-    ctx = EvalContext(dataset=dataset, splits=Splits(train=tr, holdout=ho, reference=ref), synthetic=syn,
-                      seed=int(seed), generator=generator, generator_factory=generator_factory)
+    ctx = EvalContext(
+        dataset=dataset,
+        splits=Splits(train=tr, holdout=ho, reference=ref),
+        synthetic=syn,
+        seed=int(seed),
+        generator=generator,
+        generator_factory=generator_factory,
+    )
     t0 = time.perf_counter()
     rows, errors, family_s = score(ctx, dict(settings) if settings is not None else default_settings())
     record: dict[str, Any] = dict(ctx.run_record())
     record["timings"] = {"eval_s": time.perf_counter() - t0, "family_s": family_s}
     if errors:
         record["metric_errors"] = errors
-    keys = {"run_id": record.get("run_id", uuid.uuid4().hex[:12]), "dataset": dataset.name,
-            "generator": generator_name, "epsilon": float("nan") if epsilon is None else float(epsilon),
-            "seed": int(seed)}
+    keys = {
+        "run_id": record.get("run_id", uuid.uuid4().hex[:12]),
+        "dataset": dataset.name,
+        "generator": generator_name,
+        "epsilon": float("nan") if epsilon is None else float(epsilon),
+        "seed": int(seed),
+    }
     metrics = pd.DataFrame([{**keys, **r} for r in rows], columns=METRIC_COLUMNS)
     return metrics, record
 

@@ -30,8 +30,10 @@ class AggregateCallback(Callback):
         records = [r for r in (read_run(p) for p in sweep_dir.rglob("run.json")) if r]
         failed = [r for r in records if r.get("status") != "ok"]
         if failed:
-            print(f"{len(failed)} of {len(records)} jobs failed (their errors are listed in "
-                  f"{sweep_dir / 'comparison.md'})")
+            print(
+                f"{len(failed)} of {len(records)} jobs failed (their errors are listed in "
+                f"{sweep_dir / 'comparison.md'})"
+            )
         if records and len(failed) == len(records):
             print(f"tailbench: every job of the sweep failed; the first: {failed[0].get('error')}", file=sys.stderr)
             sys.exit(1)

@@ -21,14 +21,33 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-METRIC_COLUMNS = ["run_id", "dataset", "generator", "epsilon", "seed", "family", "metric",
-                  "subgroup", "value", "ci_low", "ci_high", "direction"]
+METRIC_COLUMNS = [
+    "run_id",
+    "dataset",
+    "generator",
+    "epsilon",
+    "seed",
+    "family",
+    "metric",
+    "subgroup",
+    "value",
+    "ci_low",
+    "ci_high",
+    "direction",
+]
 FAMILIES = ("fidelity", "utility", "privacy", "tails", "cost")
 DIRECTIONS = ("maximize", "minimize", "none")
 
 
-def metric(family: str, name: str, value: float, direction: str, subgroup: str = "all",
-           ci_low: float | None = None, ci_high: float | None = None) -> dict[str, Any]:
+def metric(
+    family: str,
+    name: str,
+    value: float,
+    direction: str,
+    subgroup: str = "all",
+    ci_low: float | None = None,
+    ci_high: float | None = None,
+) -> dict[str, Any]:
     """One metric value as a row of ``metrics.parquet`` (without the run keys).
 
     Args:
@@ -43,9 +62,15 @@ def metric(family: str, name: str, value: float, direction: str, subgroup: str =
         raise ValueError(f"unknown metric family {family!r}")
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
-    return {"family": family, "metric": name, "subgroup": subgroup,
-            "value": _float(value), "ci_low": _float(ci_low), "ci_high": _float(ci_high),
-            "direction": direction}
+    return {
+        "family": family,
+        "metric": name,
+        "subgroup": subgroup,
+        "value": _float(value),
+        "ci_low": _float(ci_low),
+        "ci_high": _float(ci_high),
+        "direction": direction,
+    }
 
 
 def _float(v: Any) -> float:
@@ -191,12 +216,14 @@ TABLE_COLUMNS: list[tuple[str, str, str]] = [
 ]
 # Marks on a privacy cell when any seed's run raised the flag metric ``<metric><suffix>``.
 FLAG_MARKS = (("_below_baseline", "†"), ("_few_queries", "‡"))
-TABLE_NOTE = ("Mean ± std over seeds; privacy values carry [the mean of each run's 95% interval]; "
-              "↑ higher is better, ↓ lower is better, no arrow: not ranked; — not measured. "
-              "† no better than anonymeter's random-guess baseline in some seed (the risk is not meaningful); "
-              "‡ anonymeter generated fewer singling-out predicates than attacks (the risk is underestimated). "
-              "audit: flagged = the empirical epsilon lower bound exceeds the claim; not testable = the claim "
-              "is above the largest bound the audit's games could give (printed as max).")
+TABLE_NOTE = (
+    "Mean ± std over seeds; privacy values carry [the mean of each run's 95% interval]; "
+    "↑ higher is better, ↓ lower is better, no arrow: not ranked; — not measured. "
+    "† no better than anonymeter's random-guess baseline in some seed (the risk is not meaningful); "
+    "‡ anonymeter generated fewer singling-out predicates than attacks (the risk is underestimated). "
+    "audit: flagged = the empirical epsilon lower bound exceeds the claim; not testable = the claim "
+    "is above the largest bound the audit's games could give (printed as max)."
+)
 ARROW = {"maximize": "↑", "minimize": "↓", "none": ""}
 
 
@@ -223,8 +250,17 @@ def ok_cell_metrics(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
 # Overrides that never make two runs different cells: the row keys themselves, the seed (averaged over),
 # and settings that change no number (where results go, caching, resuming, threads, time limits).
 ROW_KEYS = ("dataset", "generator", "epsilon", "generator.epsilon", "seed")
-_NEUTRAL = ("hydra", "paths.", "cache.", "run.resume", "run.timeout_s", "run.save_synthetic", "threads", "name",
-            "experiment")
+_NEUTRAL = (
+    "hydra",
+    "paths.",
+    "cache.",
+    "run.resume",
+    "run.timeout_s",
+    "run.save_synthetic",
+    "threads",
+    "name",
+    "experiment",
+)
 
 
 def run_parameters(runs: pd.DataFrame) -> pd.DataFrame:
@@ -261,14 +297,29 @@ def _with_parameters(frame: pd.DataFrame, runs: pd.DataFrame, keys: list[str]) -
     return frame.merge(params, left_on="run_id", right_index=True, how="left").fillna({k: "—" for k in keys})
 
 
-SUMMARY_COLUMNS = ("dataset", "generator", "epsilon", "family", "metric", "subgroup", "direction", "mean", "std",
-                   "n", "ci_low", "ci_high")
+SUMMARY_COLUMNS = (
+    "dataset",
+    "generator",
+    "epsilon",
+    "family",
+    "metric",
+    "subgroup",
+    "direction",
+    "mean",
+    "std",
+    "n",
+    "ci_low",
+    "ci_high",
+)
 
 
 def parameter_columns(frame: pd.DataFrame) -> list[str]:
     """The swept-parameter columns of a :func:`summarize` or :func:`comparison_table` frame (in order)."""
-    fixed = set(SUMMARY_COLUMNS) | {"runs", "eps spent"} | {f"{label} {a}".strip() for _, _, label in TABLE_COLUMNS
-                                                         for a in (*ARROW.values(), "")}
+    fixed = (
+        set(SUMMARY_COLUMNS)
+        | {"runs", "eps spent"}
+        | {f"{label} {a}".strip() for _, _, label in TABLE_COLUMNS for a in (*ARROW.values(), "")}
+    )
     return [c for c in frame.columns if c not in fixed]
 
 
@@ -279,8 +330,9 @@ def fold_parameters(summary: pd.DataFrame) -> pd.DataFrame:
     if summary.empty or not params:
         return summary
     out = summary.copy()
-    extra = [", ".join(f"{k}={v}" for k, v in zip(params, vals) if v != "—")
-             for vals in out[params].itertuples(index=False)]
+    extra = [
+        ", ".join(f"{k}={v}" for k, v in zip(params, vals) if v != "—") for vals in out[params].itertuples(index=False)
+    ]
     out["generator"] = [f"{g} ({e})" if e else g for g, e in zip(out["generator"], extra)]
     return out.drop(columns=params)
 
@@ -308,10 +360,16 @@ def summarize(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     m["epsilon"] = m["epsilon"].map(_float)
     m["eps_key"] = m["epsilon"].map(_eps_label)
     m = _with_parameters(m, runs, swept)
-    g = m.groupby(["dataset", "generator", "eps_key", *swept, "family", "metric", "subgroup", "direction"],
-                  dropna=False)
-    out = g.agg(mean=("value", "mean"), std=("value", "std"), n=("value", "count"),
-                ci_low=("ci_low", "mean"), ci_high=("ci_high", "mean")).reset_index()
+    g = m.groupby(
+        ["dataset", "generator", "eps_key", *swept, "family", "metric", "subgroup", "direction"], dropna=False
+    )
+    out = g.agg(
+        mean=("value", "mean"),
+        std=("value", "std"),
+        n=("value", "count"),
+        ci_low=("ci_low", "mean"),
+        ci_high=("ci_high", "mean"),
+    ).reset_index()
     return out.rename(columns={"eps_key": "epsilon"})[cols]
 
 
@@ -343,31 +401,41 @@ def comparison_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     r["epsilon_key"] = r.get("epsilon", pd.Series([None] * len(r))).map(_eps_label)
     keys = ["dataset", "generator", "epsilon_key", *swept]
     row_keys = ["dataset", "generator", "epsilon", *swept]
-    base = r.groupby(keys, dropna=False).agg(
-        ok=("status", lambda s: int((s == "ok").sum())), total=("status", "size")).reset_index()
+    base = (
+        r.groupby(keys, dropna=False)
+        .agg(ok=("status", lambda s: int((s == "ok").sum())), total=("status", "size"))
+        .reset_index()
+    )
     table = base.rename(columns={"epsilon_key": "epsilon"})
     table["runs"] = table["ok"].astype(str) + "/" + table["total"].astype(str)
     table = table.drop(columns=["ok", "total"])
     if "epsilon_spent" in r.columns and r["epsilon_spent"].notna().any():
         spent = r.groupby(keys, dropna=False)["epsilon_spent"].agg(
-            lambda s: _fmt(pd.to_numeric(s, errors="coerce").mean(), float("nan"), 1, 3))
-        full = r.groupby(keys, dropna=False)["dp_full_scope"].agg(
-            lambda s: all(bool(x) for x in s.dropna())) if "dp_full_scope" in r.columns else None
+            lambda s: _fmt(pd.to_numeric(s, errors="coerce").mean(), float("nan"), 1, 3)
+        )
+        full = (
+            r.groupby(keys, dropna=False)["dp_full_scope"].agg(lambda s: all(bool(x) for x in s.dropna()))
+            if "dp_full_scope" in r.columns
+            else None
+        )
         spent = spent.reset_index().rename(columns={"epsilon_key": "epsilon", "epsilon_spent": "eps spent"})
         if full is not None:
             fl = full.reset_index().rename(columns={"epsilon_key": "epsilon", "dp_full_scope": "_full"})
             spent = spent.merge(fl, on=row_keys, how="left")
             # epsilon = inf claims nothing: "inf" needs no mark
-            spent["eps spent"] = [v if (v in ("—", "inf") or f) else f"{v} (partial)"
-                                  for v, f in zip(spent["eps spent"], spent["_full"])]
+            spent["eps spent"] = [
+                v if (v in ("—", "inf") or f) else f"{v} (partial)" for v, f in zip(spent["eps spent"], spent["_full"])
+            ]
             spent = spent.drop(columns="_full")
         if "dp_seeded" in r.columns:
             # a seeded run's guarantee assumes the seed (written to run.json) is secret: marked like a partial one
             sd = r.groupby(keys, dropna=False)["dp_seeded"].agg(lambda s: any(_true(x) for x in s.dropna()))
             sd = sd.reset_index().rename(columns={"epsilon_key": "epsilon", "dp_seeded": "_seeded"})
             spent = spent.merge(sd, on=row_keys, how="left")
-            spent["eps spent"] = [f"{v} (seeded)" if (v != "—" and _true(sd_)) else v
-                                  for v, sd_ in zip(spent["eps spent"], spent["_seeded"])]
+            spent["eps spent"] = [
+                f"{v} (seeded)" if (v != "—" and _true(sd_)) else v
+                for v, sd_ in zip(spent["eps spent"], spent["_seeded"])
+            ]
             spent = spent.drop(columns="_seeded")
         table = table.merge(spent, on=row_keys, how="left")
     for name, sub, label in TABLE_COLUMNS:
@@ -408,8 +476,10 @@ def _with_marks(cells: pd.DataFrame, summ: pd.DataFrame, name: str, sub: str, ke
         if flag.empty:
             continue
         raised = {tuple(k) for k, v in zip(flag[keys3].itertuples(index=False), flag["mean"]) if v > 0}
-        cells["cell"] = [c + mark if tuple(k) in raised and c != "—" else c
-                         for c, k in zip(cells["cell"], cells[keys3].itertuples(index=False))]
+        cells["cell"] = [
+            c + mark if tuple(k) in raised and c != "—" else c
+            for c, k in zip(cells["cell"], cells[keys3].itertuples(index=False))
+        ]
     return cells
 
 
@@ -420,8 +490,10 @@ def _with_resolution(cells: pd.DataFrame, summ: pd.DataFrame, keys3: list[str]) 
         return cells
     r = dict(zip(res[keys3].itertuples(index=False), res["mean"]))
     cells = cells.copy()
-    cells["cell"] = [f"{c} (max {r[tuple(k)]:.2f})" if tuple(k) in r and c != "—" else c
-                     for c, k in zip(cells["cell"], cells[keys3].itertuples(index=False))]
+    cells["cell"] = [
+        f"{c} (max {r[tuple(k)]:.2f})" if tuple(k) in r and c != "—" else c
+        for c, k in zip(cells["cell"], cells[keys3].itertuples(index=False))
+    ]
     return cells
 
 
@@ -447,6 +519,8 @@ def _audit_cells(summ: pd.DataFrame, flagged: pd.DataFrame, keys3: list[str]) ->
             txt = f"flagged {k_flag}/{n_test}" if k_flag else "not flagged"
             out.append(txt + (f" ({int(n_all) - n_test} not testable)" if n_test < n_all else ""))
     return flagged.assign(cell=out)
+
+
 def _true(x: Any) -> bool:
     """A run.json boolean read back from JSON or parquet (True, "true", 1); NaN and None are False."""
     if isinstance(x, str):
@@ -495,9 +569,9 @@ class SweepTables:
 
     runs: pd.DataFrame
     metrics: pd.DataFrame
-    summary: pd.DataFrame    # :func:`summarize`
-    table: pd.DataFrame      # :func:`comparison_table`
-    failures: pd.DataFrame   # :func:`failures`
+    summary: pd.DataFrame  # :func:`summarize`
+    table: pd.DataFrame  # :func:`comparison_table`
+    failures: pd.DataFrame  # :func:`failures`
 
 
 def sweep_tables(sweep_dir: Path) -> SweepTables:
@@ -535,8 +609,11 @@ def aggregate(sweep_dir: Path, quiet: bool = False, tables: SweepTables | None =
     md = [f"# Comparison: {sweep_dir.name}\n", TABLE_NOTE + "\n"]
     params = parameter_columns(table)
     if params:
-        md.append("Rows also differ in " + ", ".join(f"`{p}`" for p in params)
-                  + " (swept in this sweep; only seeds are averaged over).\n")
+        md.append(
+            "Rows also differ in "
+            + ", ".join(f"`{p}`" for p in params)
+            + " (swept in this sweep; only seeds are averaged over).\n"
+        )
     md.append(to_markdown(table))
     if not fails.empty:
         md += ["\n## Failed runs\n", to_markdown(fails)]

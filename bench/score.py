@@ -70,9 +70,18 @@ def read_schema(path: str | Path, name: str | None = None) -> Schema:
     return Schema.from_dict(raw, name=name or p.stem)
 
 
-def score_files(*, real: str | Path, synthetic: str | Path, schema: str | Path, out: str | Path,
-                holdout: str | Path | None = None, reference: str | Path | None = None, name: str | None = None,
-                seed: int = 0, attacks: bool = True) -> dict[str, Any]:
+def score_files(
+    *,
+    real: str | Path,
+    synthetic: str | Path,
+    schema: str | Path,
+    out: str | Path,
+    holdout: str | Path | None = None,
+    reference: str | Path | None = None,
+    name: str | None = None,
+    seed: int = 0,
+    attacks: bool = True,
+) -> dict[str, Any]:
     """Score ``synthetic`` against ``real`` (and the optional holdout and reference) and write the results.
 
     Returns:
@@ -86,16 +95,36 @@ def score_files(*, real: str | Path, synthetic: str | Path, schema: str | Path, 
     if not attacks:
         settings.pop("attacks")
     t0 = time.perf_counter()
-    metrics, details = evaluate(train=read_table(real), synthetic=read_table(synthetic), schema=sch,
-                                holdout=read_table(holdout) if holdout else None,
-                                reference=read_table(reference) if reference else None,
-                                settings=settings, seed=seed)
-    record = {"run_id": uuid.uuid4().hex[:12], "task": "cell", "source": "tailbench-score", "tailbench_version": __version__,
-              "versions": package_versions(), "dataset": sch.name, "generator": "external", "epsilon": None,
-              "seed": seed, "status": "ok", "error": None,
-              "inputs": {"real": str(real), "synthetic": str(synthetic), "holdout": str(holdout) if holdout else None,
-                         "reference": str(reference) if reference else None, "schema": str(schema)},
-              **details}
+    metrics, details = evaluate(
+        train=read_table(real),
+        synthetic=read_table(synthetic),
+        schema=sch,
+        holdout=read_table(holdout) if holdout else None,
+        reference=read_table(reference) if reference else None,
+        settings=settings,
+        seed=seed,
+    )
+    record = {
+        "run_id": uuid.uuid4().hex[:12],
+        "task": "cell",
+        "source": "tailbench-score",
+        "tailbench_version": __version__,
+        "versions": package_versions(),
+        "dataset": sch.name,
+        "generator": "external",
+        "epsilon": None,
+        "seed": seed,
+        "status": "ok",
+        "error": None,
+        "inputs": {
+            "real": str(real),
+            "synthetic": str(synthetic),
+            "holdout": str(holdout) if holdout else None,
+            "reference": str(reference) if reference else None,
+            "schema": str(schema),
+        },
+        **details,
+    }
     record["timings"]["total_s"] = time.perf_counter() - t0
     rows = metrics.drop(columns=["run_id", "dataset", "generator", "epsilon", "seed"]).to_dict("records")
     write_run(out, record, rows)
@@ -110,8 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="tailbench-score", description=__doc__.splitlines()[0])
     p.add_argument("--real", required=True, help="real training rows (CSV or Parquet): the generator's input")
     p.add_argument("--synthetic", required=True, help="the synthetic table to score (CSV or Parquet)")
-    p.add_argument("--schema", required=True,
-                   help="tailbench schema (YAML/JSON: columns, target, bounds, ...) or an SDV Metadata JSON")
+    p.add_argument(
+        "--schema",
+        required=True,
+        help="tailbench schema (YAML/JSON: columns, target, bounds, ...) or an SDV Metadata JSON",
+    )
     p.add_argument("--holdout", help="real rows the generator never saw (needed for utility and the attacks)")
     p.add_argument("--reference", help="more real non-member rows (needed for the attacks)")
     p.add_argument("--out", default="results/score", help="output folder (default results/score)")
@@ -121,8 +153,17 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        rec = score_files(real=a.real, synthetic=a.synthetic, schema=a.schema, out=a.out, holdout=a.holdout,
-                          reference=a.reference, name=a.name, seed=a.seed, attacks=not a.no_attacks)
+        rec = score_files(
+            real=a.real,
+            synthetic=a.synthetic,
+            schema=a.schema,
+            out=a.out,
+            holdout=a.holdout,
+            reference=a.reference,
+            name=a.name,
+            seed=a.seed,
+            attacks=not a.no_attacks,
+        )
     except TailbenchError as exc:
         print(f"tailbench-score: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

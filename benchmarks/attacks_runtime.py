@@ -50,16 +50,24 @@ def main() -> None:
     rows = run.attack_metrics(ctx, attack_cfg)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     info = ctx.cache["run_record"]["attacks"]
-    print(f"dataset adult: {splits.sizes()}, synthetic {len(syn)} rows from {args.generator}, "
-          f"threads={args.threads}, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"dataset adult: {splits.sizes()}, synthetic {len(syn)} rows from {args.generator}, "
+        f"threads={args.threads}, load average {os.getloadavg()[0]:.1f}"
+    )
     for part, s in info["timings_s"].items():
         print(f"  {part:12s} {s:7.1f} s wall  ({s / wall:5.1%} of total)")
     for r in info.get("anonymeter", {}).get("risks", []):
         print(f"    anonymeter {r['name']:28s} [{r['subgroup']}] {r['seconds']:6.1f} s")
     print(f"  {'total':12s} {wall:7.1f} s wall, {cpu:.1f} s CPU; {len(rows)} metric rows; errors: {info['errors']}")
     head = {r["metric"]: r["value"] for r in rows if r["subgroup"] == "all"}
-    for k in ("privacy.mia_auc", "privacy.mia_auc_outlier_gap", "privacy.dcr_share_closer_to_train",
-              "privacy.singling_out_risk", "privacy.linkability_risk", "privacy.inference_risk"):
+    for k in (
+        "privacy.mia_auc",
+        "privacy.mia_auc_outlier_gap",
+        "privacy.dcr_share_closer_to_train",
+        "privacy.singling_out_risk",
+        "privacy.linkability_risk",
+        "privacy.inference_risk",
+    ):
         print(f"  {k:36s} {head.get(k, float('nan')):.3f}")
 
 

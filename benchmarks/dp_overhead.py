@@ -60,8 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", nargs="+", default=["dp_tvae", "dp_ctgan"])
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, nargs="+", default=[None],
-                   help="one or more expected batch sizes (default: each generator's own)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        nargs="+",
+        default=[None],
+        help="one or more expected batch sizes (default: each generator's own)",
+    )
     p.add_argument("--max-rows", type=int, default=None, help="cap Adult (default: all 48,842 rows)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
@@ -77,8 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     train = ds.splits().train
     batches = ", ".join("generator default" if b is None else str(b) for b in args.batch_size)
-    print(f"UCI Adult: {len(train)} training rows, batch {batches}, {args.epochs} epochs per fit, "
-          f"{args.threads} torch thread(s), torch {torch.__version__}")
+    print(
+        f"UCI Adult: {len(train)} training rows, batch {batches}, {args.epochs} epochs per fit, "
+        f"{args.threads} torch thread(s), torch {torch.__version__}"
+    )
     print(f"{'model':<10} {'batch':>7} {'mode':<10} {'s/epoch':>9} {'non-DP s/epoch':>15} {'ratio':>7}")
     worst = 0.0
     for name in args.models:

@@ -85,9 +85,11 @@ def check_equal(schema, real, syn) -> list[str]:
         props = rep.get_properties().set_index("Property")["Score"]
         pair = ours["pair_trends"] if thresholds else ours["pair_trends_all"]
         overall = ours["quality_score"] if thresholds else np.nanmean([ours["column_shapes"], pair])
-        for name, a, b in (("Column Shapes", ours["column_shapes"], props["Column Shapes"]),
-                           ("Column Pair Trends", pair, props["Column Pair Trends"]),
-                           ("overall", overall, rep.get_score())):
+        for name, a, b in (
+            ("Column Shapes", ours["column_shapes"], props["Column Shapes"]),
+            ("Column Pair Trends", pair, props["Column Pair Trends"]),
+            ("overall", overall, rep.get_score()),
+        ):
             if not abs(a - b) <= TOL:
                 bad.append(f"{name} (thresholds={thresholds}): {a!r} vs {b!r}")
     return bad
@@ -108,8 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     if mismatches:
         print("VALUES DIFFER:\n  " + "\n  ".join(mismatches[:20]))
         return 1
-    print(f"equality: every column shape, pair trend, property and overall score equal to {TOL:g} "
-          "(default thresholds and all pairs)")
+    print(
+        f"equality: every column shape, pair trend, property and overall score equal to {TOL:g} "
+        "(default thresholds and all pairs)"
+    )
 
     _sdmetrics(schema, real, syn)  # warm imports and caches on both sides
     prof = RealProfile.from_frame(real, schema)

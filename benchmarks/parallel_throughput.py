@@ -18,14 +18,25 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SWEEP = ["generator=gaussian_copula,tvae", "generator.epochs=60", "seed=0,1,2,3", "threads=1",
-         "cache.enabled=false", "run.resume=false", "evaluation.utility.models=[hgb]"]
+SWEEP = [
+    "generator=gaussian_copula,tvae",
+    "generator.epochs=60",
+    "seed=0,1,2,3",
+    "threads=1",
+    "cache.enabled=false",
+    "run.resume=false",
+    "evaluation.utility.models=[hgb]",
+]
 
 
 def run(extra: list[str], sweep_dir: Path) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "bench.cli", "-m", *SWEEP, *extra, f"hydra.sweep.dir={sweep_dir}"],
-                   cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "bench.cli", "-m", *SWEEP, *extra, f"hydra.sweep.dir={sweep_dir}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - t0
 
 
@@ -33,8 +44,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         seq = run([], Path(tmp) / "seq")
         par = run(["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], Path(tmp) / "par")
-    print(f"sequential: {seq:.1f} s   joblib n_jobs=2: {par:.1f} s   throughput ratio: {seq / par:.2f}x "
-          "(target >= 1.7x on 2 cores)")
+    print(
+        f"sequential: {seq:.1f} s   joblib n_jobs=2: {par:.1f} s   throughput ratio: {seq / par:.2f}x "
+        "(target >= 1.7x on 2 cores)"
+    )
 
 
 if __name__ == "__main__":

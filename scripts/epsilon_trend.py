@@ -99,13 +99,25 @@ def one_cell(name: str, eps: float, seed: int, max_rows: int | None, kw: dict, d
     syn = check_output(gen.sample(len(sp.train)), len(sp.train), ds.schema, name)
     quality = quality_scores(RealProfile.from_frame(sp.train, ds.schema), syn)["quality_score"]
     # a table that lost a target class scores the constant classifier (AUC 0.5), as in the sweep
-    tstr = tstr_trtr(train=sp.train, holdout=sp.holdout, synthetic=syn, schema=ds.schema, models=["hgb"],
-                     seed=seed)["hgb"]["tstr_auc"]
+    tstr = tstr_trtr(train=sp.train, holdout=sp.holdout, synthetic=syn, schema=ds.schema, models=["hgb"], seed=seed)[
+        "hgb"
+    ]["tstr_auc"]
     twoway = two_way_marginal_error(sp.train, syn, ds.schema)["mean"]
     spent = gen.privacy_spent()
-    return dict(model=name, epsilon=eps, seed=seed, quality=quality, tstr=tstr, twoway=twoway, fit_s=fit_s,
-                spent=spent.epsilon if spent else math.nan, n_train=len(sp.train), dataset=dataset,
-                full_scope=spent.full_scope if spent else False, settings=repr(kw))
+    return dict(
+        model=name,
+        epsilon=eps,
+        seed=seed,
+        quality=quality,
+        tstr=tstr,
+        twoway=twoway,
+        fit_s=fit_s,
+        spent=spent.epsilon if spent else math.nan,
+        n_train=len(sp.train),
+        dataset=dataset,
+        full_scope=spent.full_scope if spent else False,
+        settings=repr(kw),
+    )
 
 
 def _spearman(y: list[float]) -> float:
@@ -116,20 +128,32 @@ def _spearman(y: list[float]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--models", nargs="+", default=["dp_tvae", "dp_ctgan"],
-                   help="generator configs in conf/generator/ (e.g. dp_ctgan_adult_tuned)")
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=["dp_tvae", "dp_ctgan"],
+        help="generator configs in conf/generator/ (e.g. dp_ctgan_adult_tuned)",
+    )
     p.add_argument("--dataset", default="adult", help="dataset config in conf/dataset/ (adult or fair)")
     p.add_argument("--epsilons", nargs="+", type=float, default=list(GRID))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--max-rows", type=int, default=8000, help="cap the table (stratified); 0 = all rows")
-    p.add_argument("--set", nargs="*", default=[], metavar="MODEL.KEY=VALUE",
-                   help="generator settings, e.g. dp_ctgan.epochs=100 (YAML values)")
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="MODEL.KEY=VALUE",
+        help="generator settings, e.g. dp_ctgan.epochs=100 (YAML values)",
+    )
     p.add_argument("--jobs", type=int, default=2, help="worker processes")
     p.add_argument("--tol", type=float, default=0.0, help="a drop up to tol between neighbours counts as a tie")
     p.add_argument("--out", default=None, help="write every (model, epsilon, seed) score to this CSV")
     p.add_argument("--from-csv", default=None, help="re-print the statistics of an earlier --out CSV (no fits)")
-    p.add_argument("--table", action="store_true",
-                   help="also print one markdown table: model x epsilon, quality, TSTR AUC, 2-way TV (mean ± std)")
+    p.add_argument(
+        "--table",
+        action="store_true",
+        help="also print one markdown table: model x epsilon, quality, TSTR AUC, 2-way TV (mean ± std)",
+    )
     args = p.parse_args(argv)
 
     import numpy as np
@@ -153,25 +177,32 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         # results arrive as cells finish; --out is rewritten after each one, so a stopped run keeps its cells
         for row in Parallel(n_jobs=args.jobs, return_as="generator_unordered")(
-                delayed(one_cell)(m, e, s, max_rows, kw[m], args.dataset) for m, e, s in cells):
+            delayed(one_cell)(m, e, s, max_rows, kw[m], args.dataset) for m, e, s in cells
+        ):
             rows.append(row)
             if args.out:
                 Path(args.out).parent.mkdir(parents=True, exist_ok=True)
                 pd.DataFrame(rows).to_csv(args.out, index=False)
         order = {c: i for i, c in enumerate(cells)}
         df = pd.DataFrame(rows)
-        df = df.iloc[sorted(range(len(df)), key=lambda i: order[(df["model"].iloc[i], df["epsilon"].iloc[i],
-                                                                   df["seed"].iloc[i])])].reset_index(drop=True)
+        df = df.iloc[
+            sorted(
+                range(len(df)), key=lambda i: order[(df["model"].iloc[i], df["epsilon"].iloc[i], df["seed"].iloc[i])]
+            )
+        ].reset_index(drop=True)
     ds_name = df["dataset"].iloc[0] if "dataset" in df else "adult"
-    print(f"{ds_name}, {df['n_train'].iloc[0]} training rows, seeds {sorted(df['seed'].unique().tolist())}, "
-          f"settings {kw}, {time.perf_counter() - t0:.0f} s wall")
+    print(
+        f"{ds_name}, {df['n_train'].iloc[0]} training rows, seeds {sorted(df['seed'].unique().tolist())}, "
+        f"settings {kw}, {time.perf_counter() - t0:.0f} s wall"
+    )
     over = df[np.isfinite(df["epsilon"])]
     if len(over):
         print(f"spent/target epsilon: max {float((over['spent'] / over['epsilon']).max()):.5f}")
     ok = True
     for m, g in df.groupby("model", sort=False):
-        agg = g.groupby("epsilon").agg(q=("quality", "mean"), qs=("quality", "std"),
-                                       u=("tstr", "mean"), us=("tstr", "std"), fit=("fit_s", "mean"))
+        agg = g.groupby("epsilon").agg(
+            q=("quality", "mean"), qs=("quality", "std"), u=("tstr", "mean"), us=("tstr", "std"), fit=("fit_s", "mean")
+        )
         tw = g.groupby("epsilon")["twoway"].agg(["mean", "std"]) if "twoway" in g else None
         print(f"\n{m}  (mean fit {agg['fit'].mean():.0f} s)")
         print(f"{'epsilon':>8} {'quality':>15} {'TSTR AUC':>15}" + (f" {'2-way TV':>15}" if tw is not None else ""))
@@ -187,8 +218,10 @@ def main(argv: list[str] | None = None) -> int:
             blocks = g.pivot_table(index="seed", columns="epsilon", values=col).dropna()
             page = page_trend_test(blocks.to_numpy()) if blocks.shape[0] >= 2 and blocks.shape[1] >= 3 else None
             page_txt = f", Page's L {page.statistic:.0f} p={page.pvalue:.2g}" if page is not None else ""
-            print(f"  {label}: Spearman rho {_spearman(y):.2f}, monotone {'yes' if rising else 'NO'} "
-                  f"(largest drop {drop:.3f}){page_txt}")
+            print(
+                f"  {label}: Spearman rho {_spearman(y):.2f}, monotone {'yes' if rising else 'NO'} "
+                f"(largest drop {drop:.3f}){page_txt}"
+            )
     print(f"\nall monotone: {'yes' if ok else 'NO'}")
     if args.table:
         print("\n" + comparison_table(df))
@@ -197,7 +230,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def comparison_table(df) -> str:
     """Markdown: one row per (model, epsilon), quality / TSTR AUC / 2-way TV as mean ± std over seeds."""
-    lines = ["| model | epsilon | seeds | quality ↑ | TSTR AUC ↑ | 2-way TV ↓ | fit s |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | epsilon | seeds | quality ↑ | TSTR AUC ↑ | 2-way TV ↓ | fit s |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for (m, e), g in df.groupby(["model", "epsilon"], sort=False):
         cells = [f"{g[c].mean():.3f} ± {g[c].std():.3f}" if c in g else "" for c in ("quality", "tstr", "twoway")]
         lines.append(f"| {m} | {e:g} | {len(g)} | " + " | ".join(cells) + f" | {g['fit_s'].mean():.0f} |")

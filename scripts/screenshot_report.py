@@ -41,8 +41,9 @@ def find_chromium() -> str | None:
     return None
 
 
-def screenshot(html: Path, png: Path, width: int = 1400, height: int = 3000, timeout: float = 120,
-               chromium: str | None = None) -> Path:
+def screenshot(
+    html: Path, png: Path, width: int = 1400, height: int = 3000, timeout: float = 120, chromium: str | None = None
+) -> Path:
     """Render ``html`` in headless Chromium into ``png`` (width x height CSS pixels).
 
     Raises:
@@ -60,11 +61,24 @@ def screenshot(html: Path, png: Path, width: int = 1400, height: int = 3000, tim
     if png.exists():
         png.unlink()
     with tempfile.TemporaryDirectory(prefix="tailbench-chromium-") as profile:
-        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--disable-extensions", "--hide-scrollbars", "--force-device-scale-factor=1",
-               f"--user-data-dir={profile}", f"--screenshot={png}", f"--window-size={width},{height}",
-               html.as_uri()]
+        cmd = [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            f"--user-data-dir={profile}",
+            f"--screenshot={png}",
+            f"--window-size={width},{height}",
+            html.as_uri(),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if not png.is_file():
         raise RuntimeError(f"chromium wrote no screenshot (exit {proc.returncode}): {proc.stderr[-2000:]}")
@@ -96,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     chromium = find_chromium()
     if chromium is None:
-        print("screenshot_report: skipped, no chromium binary on PATH (Debian: apt-get install chromium)",
-              file=sys.stderr)
+        print(
+            "screenshot_report: skipped, no chromium binary on PATH (Debian: apt-get install chromium)", file=sys.stderr
+        )
         return 3 if args.strict else SKIP
     html = args.sweep_dir / "report.html"
     if args.rebuild or not html.exists():

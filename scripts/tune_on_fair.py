@@ -28,8 +28,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 # The grids (small on purpose: each dp_ctgan fit on fair takes about a minute on 2 cores).
 GRIDS = {
     "dp_tvae": {
-        "arch": [{"embedding_dim": 8, "compress_dims": [32], "decompress_dims": [32]},
-                 {"embedding_dim": 128, "compress_dims": [128, 128], "decompress_dims": [128, 128]}],
+        "arch": [
+            {"embedding_dim": 8, "compress_dims": [32], "decompress_dims": [32]},
+            {"embedding_dim": 128, "compress_dims": [128, 128], "decompress_dims": [128, 128]},
+        ],
         "epochs": [50, 200],
         "batch_size": [250, 1000],
         "lr": [1e-3, 3e-3],
@@ -85,8 +87,13 @@ def main(argv: list[str] | None = None) -> int:
             df.to_csv(args.out, index=False)
     df["score"] = (df["quality"] + df["tstr"]) / 2
     for m, g in df.groupby("model", sort=False):
-        rank = g.groupby("settings").agg(score=("score", "mean"), quality=("quality", "mean"),
-                                         tstr=("tstr", "mean"), fit_s=("fit_s", "mean"), n=("score", "size"))
+        rank = g.groupby("settings").agg(
+            score=("score", "mean"),
+            quality=("quality", "mean"),
+            tstr=("tstr", "mean"),
+            fit_s=("fit_s", "mean"),
+            n=("score", "size"),
+        )
         rank = rank.sort_values("score", ascending=False)
         print(f"\n{m} on fair ({len(rank)} points, epsilon {list(EPSILONS)} x seeds {list(SEEDS)}):")
         print(rank.round(3).to_string())

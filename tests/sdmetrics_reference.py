@@ -13,8 +13,9 @@ import pandas as pd
 from bench.data.schema import Schema
 
 
-def sdmetrics_quality_report(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
-                             thresholds: bool = True) -> Any:
+def sdmetrics_quality_report(
+    real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema, thresholds: bool = True
+) -> Any:
     """SDMetrics' own ``QualityReport`` on one table: the reference our scores are checked against.
 
     Args:

@@ -42,8 +42,9 @@ def test_evaluate_equals_sdmetrics_quality_report(adult_small, sdv_table):
     from tests.sdmetrics_reference import sdmetrics_quality_report
 
     s, syn = sdv_table
-    metrics, record = evaluate(train=s.train, synthetic=syn, schema=adult_small.schema,
-                               settings={"fidelity": {"n_bootstrap": 0}})
+    metrics, record = evaluate(
+        train=s.train, synthetic=syn, schema=adult_small.schema, settings={"fidelity": {"n_bootstrap": 0}}
+    )
     got = metrics.set_index(KEYS)["value"]
     rep = sdmetrics_quality_report(s.train, syn, adult_small.schema)
     props = rep.get_properties().set_index("Property")["Score"]
@@ -55,22 +56,39 @@ def test_evaluate_equals_sdmetrics_quality_report(adult_small, sdv_table):
 
 def test_evaluate_skips_what_needs_a_holdout_and_says_why(adult_small, sdv_table):
     s, syn = sdv_table
-    metrics, record = evaluate(train=s.train, synthetic=syn, schema=adult_small.schema,
-                               settings={"fidelity": {"n_bootstrap": 0}, "utility": {}, "attacks": {}})
+    metrics, record = evaluate(
+        train=s.train,
+        synthetic=syn,
+        schema=adult_small.schema,
+        settings={"fidelity": {"n_bootstrap": 0}, "utility": {}, "attacks": {}},
+    )
     assert set(record["skipped"]) == {"utility", "attacks"}
     assert "holdout" in record["skipped"]["utility"] and "reference" in record["skipped"]["attacks"]
     assert not metrics["metric"].str.startswith(("utility.", "privacy.")).any()
-    with_holdout, rec2 = evaluate(train=s.train, holdout=s.holdout, synthetic=syn, schema=adult_small.schema,
-                                  settings={"utility": {"models": ["hgb"]}})
+    with_holdout, rec2 = evaluate(
+        train=s.train,
+        holdout=s.holdout,
+        synthetic=syn,
+        schema=adult_small.schema,
+        settings={"utility": {"models": ["hgb"]}},
+    )
     assert "skipped" not in rec2 and (with_holdout["metric"] == "utility.tstr_auc").any()
 
 
 def test_a_sweep_cell_and_evaluate_give_the_same_metrics_on_the_same_tables(tmp_path, adult_dir):
     """The cell's synthetic table (from the cache) scored through the API: every value equal."""
-    over = [f"dataset.data_dir={adult_dir}", "dataset=adult", "dataset.max_rows=3000", "generator=gaussian_copula",
-            f"cache.dir={tmp_path / 'cache'}", "profile=fast", "attacks=default",
-            "attacks.anonymeter.singling_out.n_attacks=50", "attacks.anonymeter.linkability.n_attacks=50",
-            "attacks.anonymeter.inference.n_attacks=50"]
+    over = [
+        f"dataset.data_dir={adult_dir}",
+        "dataset=adult",
+        "dataset.max_rows=3000",
+        "generator=gaussian_copula",
+        f"cache.dir={tmp_path / 'cache'}",
+        "profile=fast",
+        "attacks=default",
+        "attacks.anonymeter.singling_out.n_attacks=50",
+        "attacks.anonymeter.linkability.n_attacks=50",
+        "attacks.anonymeter.inference.n_attacks=50",
+    ]
     cfg = _cfg(*over)
     rec = run_cell(cfg, tmp_path / "cell")
     assert rec["status"] == "ok", rec["error"]
@@ -82,8 +100,16 @@ def test_a_sweep_cell_and_evaluate_give_the_same_metrics_on_the_same_tables(tmp_
 
     ds = load_dataset(OmegaConf.to_container(cfg.dataset, resolve=True))
     sp = ds.splits()
-    api, _ = evaluate(train=sp.train, holdout=sp.holdout, reference=sp.reference, synthetic=table,
-                      schema=ds.schema, settings=metric_settings(cfg), seed=int(cfg.seed), dataset=ds)
+    api, _ = evaluate(
+        train=sp.train,
+        holdout=sp.holdout,
+        reference=sp.reference,
+        synthetic=table,
+        schema=ds.schema,
+        settings=metric_settings(cfg),
+        seed=int(cfg.seed),
+        dataset=ds,
+    )
     # anonymeter's random-guess baseline draws from an unseeded generator: the only values allowed to differ
     keep = ~cell["metric"].str.endswith("_baseline") & ~cell["family"].eq("cost")
     a = cell[keep].set_index(KEYS)["value"].sort_index()
@@ -111,10 +137,28 @@ def test_tailbench_score_on_csv_files_from_another_tool(tmp_path, fair):
     other.to_csv(tmp_path / "synthetic.csv", index=False)
     (tmp_path / "schema.yaml").write_text(yaml.safe_dump(fair.schema.to_dict()))
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "bench.score", "--real", str(tmp_path / "train.csv"),
-                           "--synthetic", str(tmp_path / "synthetic.csv"), "--holdout", str(tmp_path / "holdout.csv"),
-                           "--schema", str(tmp_path / "schema.yaml"), "--out", str(out), "--no-attacks"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.score",
+            "--real",
+            str(tmp_path / "train.csv"),
+            "--synthetic",
+            str(tmp_path / "synthetic.csv"),
+            "--holdout",
+            str(tmp_path / "holdout.csv"),
+            "--schema",
+            str(tmp_path / "schema.yaml"),
+            "--out",
+            str(out),
+            "--no-attacks",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (out / "report.html").exists() and (out / "report.md").exists()
     rec = json.loads((out / "run.json").read_text())
@@ -122,12 +166,42 @@ def test_tailbench_score_on_csv_files_from_another_tool(tmp_path, fair):
     m = pd.read_parquet(out / "metrics.parquet").set_index(KEYS)["value"]
     assert 0.5 < m["fidelity.quality_score", "all"] < 1 and ("utility.tstr_auc", "all") in m.index
     # no holdout and no reference: the attacks say why they did not run
-    proc = subprocess.run([sys.executable, "-m", "bench.score", "--real", str(tmp_path / "train.csv"),
-                           "--synthetic", str(tmp_path / "synthetic.csv"), "--schema", str(tmp_path / "schema.yaml"),
-                           "--out", str(tmp_path / "out2")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.score",
+            "--real",
+            str(tmp_path / "train.csv"),
+            "--synthetic",
+            str(tmp_path / "synthetic.csv"),
+            "--schema",
+            str(tmp_path / "schema.yaml"),
+            "--out",
+            str(tmp_path / "out2"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "skipped utility: needs real holdout rows" in proc.stdout and "skipped attacks" in proc.stdout
-    bad = subprocess.run([sys.executable, "-m", "bench.score", "--real", str(tmp_path / "nope.csv"),
-                          "--synthetic", str(tmp_path / "synthetic.csv"), "--schema", str(tmp_path / "schema.yaml")],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.score",
+            "--real",
+            str(tmp_path / "nope.csv"),
+            "--synthetic",
+            str(tmp_path / "synthetic.csv"),
+            "--schema",
+            str(tmp_path / "schema.yaml"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "DataNotFoundError" in bad.stderr and "nope.csv" in bad.stderr

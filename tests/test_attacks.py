@@ -46,19 +46,34 @@ def adult_parts(adult_small):
     s = adult_small.splits()
     enc = TableEncoder(adult_small.schema).fit(s.reference)
     om = fit_outliers(s.train, adult_small.schema, encoder=enc)
-    syn = {name: synth(adult_small, s, g) for name, g in
-           [("identity", "identity"), ("independent", "independent"), ("faker", "faker"),
-            ("noisy", "noisy_identity")]}
+    syn = {
+        name: synth(adult_small, s, g)
+        for name, g in [
+            ("identity", "identity"),
+            ("independent", "independent"),
+            ("faker", "faker"),
+            ("noisy", "noisy_identity"),
+        ]
+    }
     return s, enc, om, syn
 
 
 @pytest.fixture(scope="module")
 def adult_mia(adult_small, adult_parts):
     s, enc, om, syn = adult_parts
-    return {name: membership_inference(train=s.train, holdout=s.holdout, reference=s.reference, synthetic=table,
-                                       schema=adult_small.schema,
-                                       outliers=om, encoder=enc, seed=0)
-            for name, table in syn.items()}
+    return {
+        name: membership_inference(
+            train=s.train,
+            holdout=s.holdout,
+            reference=s.reference,
+            synthetic=table,
+            schema=adult_small.schema,
+            outliers=om,
+            encoder=enc,
+            seed=0,
+        )
+        for name, table in syn.items()
+    }
 
 
 # ----------------------------------------------------------------- distances
@@ -72,8 +87,11 @@ def test_gower_distance_equals_sdmetrics_dcr(dataset, generator, request):
     s = ds.splits()
     sy = synth(ds, s, generator).iloc[:300]
     ours = gower_knn(sy, s.train.iloc[:400], ds.schema, k=1)[:, 0]
-    theirs = calculate_dcr(sy.reset_index(drop=True), s.train.iloc[:400].reset_index(drop=True),
-                           ds.schema.to_sdv_metadata().to_dict()["tables"][ds.name])
+    theirs = calculate_dcr(
+        sy.reset_index(drop=True),
+        s.train.iloc[:400].reset_index(drop=True),
+        ds.schema.to_sdv_metadata().to_dict()["tables"][ds.name],
+    )
     np.testing.assert_allclose(ours, theirs.to_numpy(), atol=1e-12)
 
 
@@ -116,7 +134,7 @@ def test_encoder_uses_public_bounds_and_handles_missing(adult_small):
         if col in enc.num_:
             j += 2
             continue
-        block = X[:, j:j + len(enc.cat_[col])]
+        block = X[:, j : j + len(enc.cat_[col])]
         # exactly one active slot of weight 1/sqrt(2) per row, missing values included
         assert ((block > 0).sum(axis=1) == 1).all(), col
         assert np.allclose(block.max(axis=1), np.sqrt(0.5)), col
@@ -127,7 +145,7 @@ def test_encoder_uses_public_bounds_and_handles_missing(adult_small):
     odd["race"] = "not-a-race"
     k = enc.columns_.index("race")
     off = sum(2 if c in enc.num_ else len(enc.cat_[c]) for c in enc.columns_[:k])
-    assert not enc.transform(odd)[0, off:off + len(enc.cat_["race"])].any()
+    assert not enc.transform(odd)[0, off : off + len(enc.cat_["race"])].any()
 
 
 def test_exact_match_rates_count_every_training_row(fair):
@@ -138,8 +156,12 @@ def test_exact_match_rates_count_every_training_row(fair):
     assert em["exact_match_rate_train"] == 1.0
     # fair has duplicate records, so copies also match the holdout, and chance alone matches some rows
     assert 0 < em["exact_match_rate_holdout"] < em["exact_match_rate_train_null"] < 1.0
-    assert exact_matches(train=s.holdout, holdout=s.train, synthetic=s.holdout, schema=fair.schema)[
-        "exact_match_rate_train"] == 1.0
+    assert (
+        exact_matches(train=s.holdout, holdout=s.train, synthetic=s.holdout, schema=fair.schema)[
+            "exact_match_rate_train"
+        ]
+        == 1.0
+    )
     # a table of non-members (the reference split) matches training rows at its null rate
     ref = exact_matches(train=s.train, holdout=s.holdout, synthetic=s.reference, schema=fair.schema)
     assert abs(ref["exact_match_rate_train"] - ref["exact_match_rate_train_null"]) < 4 * ref["exact_match_null_se"]
@@ -149,12 +171,14 @@ def test_dcr_member_share_null_is_one_half_whatever_the_split_sizes(fair):
     """Non-members (the reference split) read 0.5 within 4 null SE although train is 3x the holdout; copies read ~1."""
     s = fair.splits()
     assert len(s.train) == pytest.approx(3 * len(s.holdout), rel=0.01)
-    null = closest_record_share(train=s.train, holdout=s.holdout, synthetic=s.reference, schema=fair.schema,
-                                max_rows=None)
+    null = closest_record_share(
+        train=s.train, holdout=s.holdout, synthetic=s.reference, schema=fair.schema, max_rows=None
+    )
     assert abs(null["share"] - 0.5) < 4 * null["null_se"], null
     assert null["ci_low"] < 0.5 < null["ci_high"]
-    copies = closest_record_share(train=s.train, holdout=s.holdout, synthetic=synth(fair, s, "identity"),
-                                  schema=fair.schema, max_rows=None)
+    copies = closest_record_share(
+        train=s.train, holdout=s.holdout, synthetic=synth(fair, s, "identity"), schema=fair.schema, max_rows=None
+    )
     assert copies["share"] > 0.9 and copies["ci_low"] > 0.5 + 4 * copies["null_se"]
     # the old definition (train subsampled to the holdout's size) put copies at 0.5 + 0.5 * |H| / |T| ~ 0.67:
     # a table of pure copies of a third of train and of nothing else reads ~1 here too
@@ -223,6 +247,7 @@ def test_headline_is_chosen_on_held_out_targets(adult_mia):
         assert r.headline_summary["all"]["n_members"] == int(rep["member"].sum())
         sel = r.scores[r.scores["half"] == "select"]
         from sklearn.metrics import roc_auc_score
+
         chosen = max(DEFAULT_ATTACKS, key=lambda a: roc_auc_score(sel["member"], sel[a]))
         assert r.headline == chosen
         assert r.headline_summary["all"]["auc"] == pytest.approx(roc_auc_score(rep["member"], rep[chosen]))
@@ -302,9 +327,15 @@ def adult_anon(adult_small, adult_parts):
     s, _, _, syn = adult_parts
     out = {}
     for name in ("identity", "faker"):
-        risks, errors = anon.anonymeter_risks(train=s.train, holdout=s.holdout, synthetic=syn[name],
-                                              schema=adult_small.schema,
-                                              so_n_attacks=300, link_n_attacks=300, inf_n_attacks=800)
+        risks, errors = anon.anonymeter_risks(
+            train=s.train,
+            holdout=s.holdout,
+            synthetic=syn[name],
+            schema=adult_small.schema,
+            so_n_attacks=300,
+            link_n_attacks=300,
+            inf_n_attacks=800,
+        )
         assert not errors
         out[name] = {r.name: r for r in risks}
     return out
@@ -392,13 +423,24 @@ def test_family_on_fair_reports_every_metric_without_record_values(fair):
     df = pd.DataFrame(rows)
     assert (df["family"] == "privacy").all()
     keys = set(zip(df["metric"], df["subgroup"]))
-    for k in ("privacy.mia_auc", "privacy.mia_tpr_at_fpr_0.001", "privacy.mia_tpr_at_fpr_0.01",
-              "privacy.mia_tpr_at_fpr_0.1"):
+    for k in (
+        "privacy.mia_auc",
+        "privacy.mia_tpr_at_fpr_0.001",
+        "privacy.mia_tpr_at_fpr_0.01",
+        "privacy.mia_tpr_at_fpr_0.1",
+    ):
         assert {(k, g) for g in ("all", "outliers", "typical")} <= keys, k
-    for k in ("privacy.mia_auc_outlier_gap", "privacy.dcr_member_share",
-              "privacy.exact_match_rate_train", "privacy.exact_match_rate_holdout",
-              "privacy.singling_out_risk", "privacy.linkability_risk", "privacy.inference_risk",
-              "privacy.inference_risk.affairs", "privacy.linkability_risk_below_baseline"):
+    for k in (
+        "privacy.mia_auc_outlier_gap",
+        "privacy.dcr_member_share",
+        "privacy.exact_match_rate_train",
+        "privacy.exact_match_rate_holdout",
+        "privacy.singling_out_risk",
+        "privacy.linkability_risk",
+        "privacy.inference_risk",
+        "privacy.inference_risk.affairs",
+        "privacy.linkability_risk_below_baseline",
+    ):
         assert (k, "all") in keys, k
     assert ("privacy.inference_risk", "outliers") in keys
     head = df[(df["metric"] == "privacy.mia_auc") & (df["subgroup"] == "all")].iloc[0]
@@ -411,8 +453,9 @@ def test_family_on_fair_reports_every_metric_without_record_values(fair):
     assert em["value"] == 1.0 and em["ci_low"] < 1.0
     info = ctx.cache["run_record"]["attacks"]
     json.dumps(info)  # the run record stays JSON-able
-    assert all(isinstance(v["row"], int) and v["row"] in fair.frame.index
-               for v in info["membership"]["vulnerable_records"])
+    assert all(
+        isinstance(v["row"], int) and v["row"] in fair.frame.index for v in info["membership"]["vulnerable_records"]
+    )
     assert info["membership"]["n_members"] == info["membership"]["n_nonmembers"] == len(s.holdout)
 
 
@@ -420,8 +463,12 @@ def test_run_record_holds_no_adult_category_values(adult_small, adult_parts):
     s, _, _, syn = adult_parts
     ctx = EvalContext(dataset=adult_small, splits=s, synthetic=syn["identity"], seed=0)
     cfg = default_cfg()
-    cfg["anonymeter"] = {"subgroups": ["outliers"], "singling_out": {"modes": ["univariate"], "n_attacks": 50},
-                         "linkability": {"enabled": False}, "inference": {"n_attacks": 50}}
+    cfg["anonymeter"] = {
+        "subgroups": ["outliers"],
+        "singling_out": {"modes": ["univariate"], "n_attacks": 50},
+        "linkability": {"enabled": False},
+        "inference": {"n_attacks": 50},
+    }
     attack_run.attack_metrics(ctx, cfg)
     text = json.dumps(ctx.cache["run_record"]["attacks"], default=str)
     values = {v for c in adult_small.schema.categorical for v in adult_small.frame[c].dropna().unique()}

@@ -58,18 +58,38 @@ def test_run_cell_writes_record_and_long_metrics(tmp_path):
     assert on_disk["config_hash"] == rec["config_hash"] and on_disk["dataset_fingerprint"]
     assert set(on_disk["timings"]) >= {"fit_s", "sample_s", "eval_s"}
     m = pd.read_parquet(tmp_path / "metrics.parquet")
-    assert list(m.columns) == ["run_id", "dataset", "generator", "epsilon", "seed", "family", "metric",
-                               "subgroup", "value", "ci_low", "ci_high", "direction"]
-    assert {"fidelity.column_shapes", "fidelity.pair_trends", "utility.tstr_auc",
-            "utility.tstr_trtr_ratio", "cost.fit_s"} <= set(m["metric"])
+    assert list(m.columns) == [
+        "run_id",
+        "dataset",
+        "generator",
+        "epsilon",
+        "seed",
+        "family",
+        "metric",
+        "subgroup",
+        "value",
+        "ci_low",
+        "ci_high",
+        "direction",
+    ]
+    assert {
+        "fidelity.column_shapes",
+        "fidelity.pair_trends",
+        "utility.tstr_auc",
+        "utility.tstr_trtr_ratio",
+        "cost.fit_s",
+    } <= set(m["metric"])
     assert set(m["direction"]) <= {"maximize", "minimize", "none"}
 
 
-@pytest.mark.parametrize("target,error", [
-    ("tests.planted.RaisingGenerator", "planted failure in fit"),
-    ("tests.planted.NaNGenerator", "entirely missing"),
-    ("tests.planted.WrongColumnsGenerator", "wrong columns"),
-])
+@pytest.mark.parametrize(
+    "target,error",
+    [
+        ("tests.planted.RaisingGenerator", "planted failure in fit"),
+        ("tests.planted.NaNGenerator", "entirely missing"),
+        ("tests.planted.WrongColumnsGenerator", "wrong columns"),
+    ],
+)
 def test_a_failing_generator_becomes_a_failed_row(tmp_path, target, error):
     rec = run_cell(_cfg("profile=fast", f"generator._target_={target}"), tmp_path)
     assert rec["status"] == "failed" and error in rec["error"]
@@ -89,14 +109,23 @@ def test_missing_adult_files_fail_with_the_place_to_put_them(tmp_path):
 
 
 def _tailbench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bench.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "bench.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
 
 
 def test_multirun_sweep_aggregates_and_isolates_failures(tmp_path):
     sweep = tmp_path / "sweep"
-    proc = _tailbench("-m", "profile=fast", "generator=identity,independent,faker", "seed=0,1", "dataset.max_rows=800",
-                      "evaluation.utility.models=[hgb]", f"hydra.sweep.dir={sweep}", cwd=ROOT)
+    proc = _tailbench(
+        "-m",
+        "profile=fast",
+        "generator=identity,independent,faker",
+        "seed=0,1",
+        "dataset.max_rows=800",
+        "evaluation.utility.models=[hgb]",
+        f"hydra.sweep.dir={sweep}",
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "| fair | independent |" in proc.stdout
     table = pd.read_csv(sweep / "comparison.csv")
@@ -119,15 +148,17 @@ def test_unknown_generator_on_the_command_line_is_named(tmp_path):
 
 def test_tailbench_report_reaggregates(tmp_path):
     run_cell(_cfg("profile=fast", "generator=independent"), tmp_path / "0")
-    proc = subprocess.run([sys.executable, "-m", "bench.report.cli", str(tmp_path)], capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.report.cli", str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     assert "| fair | independent |" in proc.stdout and (tmp_path / "comparison.md").exists()
 
 
 def test_a_failing_single_run_exits_non_zero_with_its_named_error(tmp_path):
-    proc = _tailbench("profile=fast", "generator._target_=tests.planted.RaisingGenerator",
-                      f"hydra.run.dir={tmp_path}", cwd=ROOT)
+    proc = _tailbench(
+        "profile=fast", "generator._target_=tests.planted.RaisingGenerator", f"hydra.run.dir={tmp_path}", cwd=ROOT
+    )
     assert proc.returncode == 1, proc.stderr[-1000:]
     assert "RuntimeError: planted failure in fit" in proc.stderr
     assert json.loads((tmp_path / "run.json").read_text())["status"] == "failed"  # the row is still written
@@ -136,13 +167,24 @@ def test_a_failing_single_run_exits_non_zero_with_its_named_error(tmp_path):
 
 
 def test_a_multirun_exits_non_zero_only_when_every_job_failed(tmp_path):
-    mixed = _tailbench("-m", "profile=fast", "generator=identity",
-                       "generator._target_=bench.generators.baselines.IdentityGenerator,tests.planted.RaisingGenerator",
-                       f"hydra.sweep.dir={tmp_path / 'mixed'}", cwd=ROOT)
+    mixed = _tailbench(
+        "-m",
+        "profile=fast",
+        "generator=identity",
+        "generator._target_=bench.generators.baselines.IdentityGenerator,tests.planted.RaisingGenerator",
+        f"hydra.sweep.dir={tmp_path / 'mixed'}",
+        cwd=ROOT,
+    )
     assert mixed.returncode == 0, mixed.stderr[-1000:]
     assert "1 of 2 jobs failed" in mixed.stdout
-    every = _tailbench("-m", "profile=fast", "generator._target_=tests.planted.RaisingGenerator", "seed=0,1",
-                       f"hydra.sweep.dir={tmp_path / 'every'}", cwd=ROOT)
+    every = _tailbench(
+        "-m",
+        "profile=fast",
+        "generator._target_=tests.planted.RaisingGenerator",
+        "seed=0,1",
+        f"hydra.sweep.dir={tmp_path / 'every'}",
+        cwd=ROOT,
+    )
     assert every.returncode == 1 and "every job of the sweep failed" in every.stderr
     assert "2 of 2 jobs failed" in every.stdout
 
@@ -151,20 +193,37 @@ def test_one_command_sweeps_epsilon_over_dp_and_reference_generators(tmp_path):
     """epsilon is a top-level axis: DP generators take every value, the others run once (ε shown as —)."""
     from hydra_plugins.tailbench_sweeper.tailbench_sweeper import drop_repeated_non_dp
 
-    jobs = [[f"generator={g}", f"epsilon={e}", f"seed={s}"] for g in ("identity", "dp_marginals")
-            for e in ("1", "4", "inf") for s in ("0", "1")]
+    jobs = [
+        [f"generator={g}", f"epsilon={e}", f"seed={s}"]
+        for g in ("identity", "dp_marginals")
+        for e in ("1", "4", "inf")
+        for s in ("0", "1")
+    ]
     kept = drop_repeated_non_dp(jobs, None)
-    assert [j for j in kept if j[0] == "generator=identity"] == [["generator=identity", "epsilon=1", "seed=0"],
-                                                                 ["generator=identity", "epsilon=1", "seed=1"]]
+    assert [j for j in kept if j[0] == "generator=identity"] == [
+        ["generator=identity", "epsilon=1", "seed=0"],
+        ["generator=identity", "epsilon=1", "seed=1"],
+    ]
     assert len([j for j in kept if j[0] == "generator=dp_marginals"]) == 6
     sweep = tmp_path / "sweep"
-    proc = _tailbench("-m", "profile=fast", "generator=identity,independent,dp_marginals", "epsilon=1,inf",
-                      "seed=0", f"hydra.sweep.dir={sweep}", cwd=ROOT)
+    proc = _tailbench(
+        "-m",
+        "profile=fast",
+        "generator=identity,independent,dp_marginals",
+        "epsilon=1,inf",
+        "seed=0",
+        f"hydra.sweep.dir={sweep}",
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(list(sweep.glob("*/run.json"))) == 4  # identity, independent once; dp_marginals twice
     table = pd.read_csv(sweep / "comparison.csv", dtype=str)
     got = sorted(zip(table["generator"], table["epsilon"], table["runs"]))
-    assert got == [("dp_marginals", "1", "1/1"), ("dp_marginals", "inf", "1/1"), ("identity", "—", "1/1"),
-                   ("independent", "—", "1/1")]
+    assert got == [
+        ("dp_marginals", "1", "1/1"),
+        ("dp_marginals", "inf", "1/1"),
+        ("identity", "—", "1/1"),
+        ("independent", "—", "1/1"),
+    ]
     runs = [json.loads(p.read_text()) for p in sweep.glob("*/run.json")]
     assert {r["epsilon"] for r in runs if r["generator"] == "dp_marginals"} == {1.0, "inf"}

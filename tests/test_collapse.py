@@ -47,10 +47,10 @@ def retention_runs(ds, sp, make, modes, seeds, generations, anchor_fraction=0.1)
     for mode in modes:
         out[mode] = {}
         for seed in seeds:
-            s = CollapseSettings(mode=mode, generations=generations, anchor_fraction=anchor_fraction,
-                                 metrics=["tails"])
-            out[mode][seed] = run_generations(real=sp.train, holdout=sp.holdout, schema=ds.schema,
-                                              make_generator=make, settings=s, seed=seed)
+            s = CollapseSettings(mode=mode, generations=generations, anchor_fraction=anchor_fraction, metrics=["tails"])
+            out[mode][seed] = run_generations(
+                real=sp.train, holdout=sp.holdout, schema=ds.schema, make_generator=make, settings=s, seed=seed
+            )
     return out
 
 
@@ -114,7 +114,7 @@ def test_training_sets_follow_each_mode(adult_2k):
     assert t is s2 and k == 0
     t, k = training_set("accumulate", real, [s1, s2], n=n, rng=rng)
     assert len(t) == len(real) + 2 * n and k == len(real)
-    pd.testing.assert_frame_equal(t.iloc[:len(real)], real.reset_index(drop=True))
+    pd.testing.assert_frame_equal(t.iloc[: len(real)], real.reset_index(drop=True))
     t, k = training_set("accumulate_subsample", real, [s1, s2], n=n, rng=rng)
     assert len(t) == n and 0 < k < n
     # about len(real) / (len(real) + 2n) of a uniform subsample is real
@@ -148,8 +148,11 @@ def test_dcr_equals_sdmetrics_calculate_dcr(adult_2k):
     data = pd.concat([syn, sp.holdout.iloc[:40], sp.train.iloc[:10]], ignore_index=True)
     ref = sp.train.iloc[:600]
     assert data.isna().any().any() and ref.isna().any().any()  # Adult's missing values are exercised
-    meta = {"columns": {c: {"sdtype": "numerical" if k == "numerical" else "categorical"}
-                        for c, k in ds.schema.columns.items()}}
+    meta = {
+        "columns": {
+            c: {"sdtype": "numerical" if k == "numerical" else "categorical"} for c, k in ds.schema.columns.items()
+        }
+    }
     theirs = calculate_dcr(data, ref, meta).to_numpy()
     ours = dcr(data, ref, ds.schema)
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
@@ -211,9 +214,17 @@ def _compose(tmp_path, adult_dir, *overrides):
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        return compose("config", overrides=[
-            "experiment=collapse", "generator=independent", f"dataset.data_dir={adult_dir}",
-            f"dataset.max_rows={N_TRAIN_ROWS}", f"cache.dir={tmp_path / 'cache'}", *overrides])
+        return compose(
+            "config",
+            overrides=[
+                "experiment=collapse",
+                "generator=independent",
+                f"dataset.data_dir={adult_dir}",
+                f"dataset.max_rows={N_TRAIN_ROWS}",
+                f"cache.dir={tmp_path / 'cache'}",
+                *overrides,
+            ],
+        )
 
 
 def test_run_collapse_writes_records_and_reuses_cached_tables(tmp_path, adult_dir, adult_2k):
@@ -225,8 +236,14 @@ def test_run_collapse_writes_records_and_reuses_cached_tables(tmp_path, adult_di
     assert list(col.columns) == COLLAPSE_COLUMNS
     assert sorted(col["generation"].unique()) == [0, 1, 2]
     assert set(col["mode"]) == {"anchor"} and set(col["anchor_fraction"]) == {0.1}
-    for m in ("tails.rare_category_retention", "fidelity.column_shapes", "utility.tstr_auc",
-              "privacy.dcr_median", "tails.variance_ratio", "tails.tail_mass_ratio"):
+    for m in (
+        "tails.rare_category_retention",
+        "fidelity.column_shapes",
+        "utility.tstr_auc",
+        "privacy.dcr_median",
+        "tails.variance_ratio",
+        "tails.tail_mass_ratio",
+    ):
         assert col[col["metric"] == m]["generation"].tolist() == [0, 1, 2], m
     g0 = col[col["generation"] == 0].set_index("metric")["value"]
     assert g0["tails.rare_category_retention"] == 1.0 and g0["fidelity.column_shapes"] == 1.0
@@ -259,13 +276,16 @@ def test_run_collapse_records_a_bad_setting_instead_of_raising(tmp_path, adult_d
     assert json.loads((tmp_path / "bad" / "run.json").read_text())["status"] == "failed"
 
 
-@pytest.mark.parametrize("bad,match", [
-    ({"anchor_fraction": 1.0}, "anchor_fraction"),
-    ({"generations": 0}, "generations"),
-    ({"anchor_pool": "holdout"}, "anchor_pool"),
-    ({"metrics": ["tails", "mia"]}, "metrics"),
-    ({"epochs": 3}, "unknown key"),
-])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        ({"anchor_fraction": 1.0}, "anchor_fraction"),
+        ({"generations": 0}, "generations"),
+        ({"anchor_pool": "holdout"}, "anchor_pool"),
+        ({"metrics": ["tails", "mia"]}, "metrics"),
+        ({"epochs": 3}, "unknown key"),
+    ],
+)
 def test_settings_name_the_bad_key(bad, match):
     with pytest.raises(ConfigError, match=match):
         CollapseSettings.from_mapping(bad)
@@ -277,8 +297,14 @@ def test_gaussian_copula_anchor_run_tracks_lost_and_regained_categories(adult_2k
 
     ds, sp = adult_2k
     s = CollapseSettings(mode="anchor", generations=3, anchor_fraction=0.5, metrics=["tails"])
-    res = run_generations(real=sp.train, holdout=sp.holdout, schema=ds.schema, settings=s, seed=0,
-                          make_generator=lambda k: GaussianCopulaGenerator(random_state=k))
+    res = run_generations(
+        real=sp.train,
+        holdout=sp.holdout,
+        schema=ds.schema,
+        settings=s,
+        seed=0,
+        make_generator=lambda k: GaussianCopulaGenerator(random_state=k),
+    )
     r = retention(res)
     n_rare = res.generations[0]["n_rare"]
     lost = [{(c, k) for c, k, _ in g["lost"]} for g in res.generations]
@@ -299,8 +325,14 @@ def test_gaussian_copula_collapse_orders_the_modes(adult_2k):
     from bench.generators.sdv import GaussianCopulaGenerator
 
     ds, sp = adult_2k
-    runs = retention_runs(ds, sp, lambda s: GaussianCopulaGenerator(random_state=s),
-                          ["replace", "accumulate", "anchor"], seeds=range(3), generations=5)
+    runs = retention_runs(
+        ds,
+        sp,
+        lambda s: GaussianCopulaGenerator(random_state=s),
+        ["replace", "accumulate", "anchor"],
+        seeds=range(3),
+        generations=5,
+    )
     for res in runs["replace"].values():
         assert np.all(np.diff(retention(res)) <= 0)
     last = {m: np.mean([retention(r)[-1] for r in rs.values()]) for m, rs in runs.items()}
@@ -315,9 +347,18 @@ def test_collapse_sweep_runs_through_hydra(tmp_path, adult_dir):
     from pathlib import Path
 
     exe = Path(sys.executable).with_name("tailbench")
-    cmd = [str(exe), "-m", "experiment=collapse", "generator=independent", "collapse.generations=2",
-           f"dataset.data_dir={adult_dir}", f"dataset.max_rows={N_TRAIN_ROWS}", "seed=0",
-           f"paths.results_dir={tmp_path}", f"cache.dir={tmp_path / 'cache'}"]
+    cmd = [
+        str(exe),
+        "-m",
+        "experiment=collapse",
+        "generator=independent",
+        "collapse.generations=2",
+        f"dataset.data_dir={adult_dir}",
+        f"dataset.max_rows={N_TRAIN_ROWS}",
+        "seed=0",
+        f"paths.results_dir={tmp_path}",
+        f"cache.dir={tmp_path / 'cache'}",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     files = sorted((tmp_path / "collapse").rglob("collapse.parquet"))

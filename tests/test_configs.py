@@ -37,8 +37,10 @@ def sweep_grid(experiment: str) -> list[list[str]]:
     cfg = _compose([f"experiment={experiment}"], hydra_config=True)
     params = OmegaConf.to_container(cfg.hydra.sweeper.params or {}, resolve=False) or {}
     parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
-    axes = [[f"{o.get_key_element()}={v}" for v in (o.sweep_string_iterator() if o.is_sweep_override()
-                                                     else [o.value()])] for o in parsed]
+    axes = [
+        [f"{o.get_key_element()}={v}" for v in (o.sweep_string_iterator() if o.is_sweep_override() else [o.value()])]
+        for o in parsed
+    ]
     axes = [a[:1] if a[0].startswith("seed=") else a for a in axes]
     return [list(cell) for cell in itertools.product(*axes)] if axes else [[]]
 

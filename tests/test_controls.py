@@ -37,8 +37,9 @@ def _control_runs(dataset, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
         rows, errors, _ = evaluate(ctx, {"attacks": {}})
         assert not errors, errors
         frames.append(pd.DataFrame(rows).assign(dataset=dataset.name, generator=name, seed=seed))
-        runs.append({"dataset": dataset.name, "generator": name, "seed": seed,
-                     "attacks": ctx.cache["run_record"]["attacks"]})
+        runs.append(
+            {"dataset": dataset.name, "generator": name, "seed": seed, "attacks": ctx.cache["run_record"]["attacks"]}
+        )
     return pd.DataFrame(runs), pd.concat(frames, ignore_index=True)
 
 
@@ -57,11 +58,11 @@ def _check(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     # every ranked privacy metric of the default set is calibrated, or blanked as unresolvable (its null
     # band too wide for this sample: NaN in the metrics, listed in the run record) for some control
     ranked = metrics[(metrics["family"] == "privacy") & (metrics["direction"] == "minimize")]
-    measured = set(map(tuple, ranked.loc[ranked["value"].notna(), ["metric", "subgroup"]].drop_duplicates()
-                       .to_numpy()))
+    measured = set(map(tuple, ranked.loc[ranked["value"].notna(), ["metric", "subgroup"]].drop_duplicates().to_numpy()))
     blanked = {(u["metric"], u["subgroup"]) for info in runs["attacks"] for u in info["unresolvable"]}
-    assert set(map(tuple, ranked.loc[ranked["value"].isna(), ["metric", "subgroup"]].to_numpy())) <= blanked \
-        | {(m, s) for m, s in map(tuple, ranked[["metric", "subgroup"]].to_numpy()) if "tpr_at_fpr" in m}
+    assert set(map(tuple, ranked.loc[ranked["value"].isna(), ["metric", "subgroup"]].to_numpy())) <= blanked | {
+        (m, s) for m, s in map(tuple, ranked[["metric", "subgroup"]].to_numpy()) if "tpr_at_fpr" in m
+    }
     calibrated = set(map(tuple, cal[["metric", "subgroup"]].to_numpy()))
     missing = measured - calibrated - blanked
     assert not missing, f"metrics without a calibration: {sorted(missing)}"

@@ -19,8 +19,14 @@ from tests.conftest import dataset_cfg
 def test_fair_is_the_embedded_statsmodels_table(fair):
     assert fair.frame.shape == (6366, 10)
     assert fair.schema.target == "had_affair"
-    assert fair.schema.categorical == ["rate_marriage", "religious", "educ", "occupation",
-                                       "occupation_husb", "had_affair"]
+    assert fair.schema.categorical == [
+        "rate_marriage",
+        "religious",
+        "educ",
+        "occupation",
+        "occupation_husb",
+        "had_affair",
+    ]
     # the target is derived from `affairs` > 0, which is excluded from the utility features
     assert ((fair.frame["affairs"] > 0) == (fair.frame["had_affair"] == "yes")).all()
     assert "affairs" in fair.schema.feature_exclude
@@ -91,8 +97,10 @@ def test_csv_loader_with_schema_block_and_with_sdv_metadata(tmp_path, fair):
     pq = tmp_path / "fair.parquet"
     fair.frame.to_parquet(pq)
     assert load_csv(path=str(pq), schema=schema).frame.shape == fair.frame.shape
-    meta = {"METADATA_SPEC_VERSION": "V1", "tables": {"fair": {"columns": {
-        c: {"sdtype": k} for c, k in fair.schema.columns.items()}}}}
+    meta = {
+        "METADATA_SPEC_VERSION": "V1",
+        "tables": {"fair": {"columns": {c: {"sdtype": k} for c, k in fair.schema.columns.items()}}},
+    }
     mpath = tmp_path / "metadata.json"
     mpath.write_text(json.dumps(meta))
     d2 = load_csv(path=str(path), sdv_metadata=str(mpath), schema={"target": "had_affair"})

@@ -43,10 +43,8 @@ def _replace_one_accountant_epsilon(sigma: float, q: float, steps: int, delta: f
     from dp_accounting import dp_event, privacy_accountant
     from dp_accounting.pld import pld_privacy_accountant
 
-    acc = pld_privacy_accountant.PLDAccountant(
-        neighboring_relation=privacy_accountant.NeighboringRelation.REPLACE_ONE)
-    acc.compose(dp_event.SelfComposedDpEvent(dp_event.PoissonSampledDpEvent(q, dp_event.GaussianDpEvent(sigma)),
-                                             steps))
+    acc = pld_privacy_accountant.PLDAccountant(neighboring_relation=privacy_accountant.NeighboringRelation.REPLACE_ONE)
+    acc.compose(dp_event.SelfComposedDpEvent(dp_event.PoissonSampledDpEvent(q, dp_event.GaussianDpEvent(sigma)), steps))
     return acc.get_epsilon(delta)
 
 
@@ -101,9 +99,18 @@ def test_spent_epsilon_never_exceeds_target(epsilon):
     model = torch.nn.Linear(4, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     with quiet_opacus():
-        tr = make_dp_training(module=model, optimizer=opt, x=x, batch_size=batch, epochs=epochs,
-                              target_epsilon=epsilon, target_delta=delta, max_grad_norm=1.0,
-                              grad_sample_mode="hooks", noise=NoiseSource(seed=0))
+        tr = make_dp_training(
+            module=model,
+            optimizer=opt,
+            x=x,
+            batch_size=batch,
+            epochs=epochs,
+            target_epsilon=epsilon,
+            target_delta=delta,
+            max_grad_norm=1.0,
+            grad_sample_mode="hooks",
+            noise=NoiseSource(seed=0),
+        )
         sizes = []
         for _, _, xb in dp_batches(tr):
             tr.optimizer.zero_grad(set_to_none=True)
@@ -148,7 +155,7 @@ def test_generator_reports_what_it_spent(name, kw, fair, fair_train):
     n = len(fair_train)
     assert spent.accountant.startswith("pld (dp-accounting 0.6.0") and spent.neighbouring == "replace-one"
     assert 0 < spent.epsilon <= 2.0 and spent.full_scope and spent.outside == []
-    assert spent.delta == pytest.approx(1 / n ** 2) and spent.delta_rationale == DELTA_RATIONALE
+    assert spent.delta == pytest.approx(1 / n**2) and spent.delta_rationale == DELTA_RATIONALE
     assert spent.seeded and spent.rng.startswith("seeded")
     assert "preprocessing:public-schema" in spent.scope and "sampling:poisson" in spent.scope
     assert spent.tuning_source.startswith("adult: chosen on a different public dataset")
@@ -162,19 +169,23 @@ def test_generator_reports_what_it_spent(name, kw, fair, fair_train):
     assert sorted(t.pure_epsilons) == pytest.approx(sorted(pure))
     assert t.steps_run[0] == t.total_steps == math.ceil(n / 200)
     assert t.sample_rate == 200 / n
-    assert spent.epsilon == pytest.approx(replace_one_epsilon(t.noise_multiplier, 200 / n, t.total_steps,
-                                                              spent.delta, pure), rel=1e-9)
+    assert spent.epsilon == pytest.approx(
+        replace_one_epsilon(t.noise_multiplier, 200 / n, t.total_steps, spent.delta, pure), rel=1e-9
+    )
 
 
 def test_epsilon_inf_claims_nothing(fair, fair_train):
-    for gen in (DPTVAEGenerator(epsilon=float("inf"), random_state=0, **FAST),
-                DPMarginalsGenerator(epsilon=float("inf"), random_state=0)):
+    for gen in (
+        DPTVAEGenerator(epsilon=float("inf"), random_state=0, **FAST),
+        DPMarginalsGenerator(epsilon=float("inf"), random_state=0),
+    ):
         spent = gen.fit(fair_train, fair.schema).privacy_spent()
         assert math.isinf(spent.epsilon) and spent.accountant == "none" and spent.delta is None
         assert not spent.full_scope and any("epsilon=inf" in o for o in spent.outside)
         assert not spent.seeded
-    assert not hasattr(DPTVAEGenerator(epsilon=float("inf"), random_state=0, **FAST).fit(fair_train, fair.schema),
-                       "training_")  # no Opacus: no clipping, no noise
+    assert not hasattr(
+        DPTVAEGenerator(epsilon=float("inf"), random_state=0, **FAST).fit(fair_train, fair.schema), "training_"
+    )  # no Opacus: no clipping, no noise
 
 
 def test_tuned_on_the_released_dataset_is_outside_the_claim(fair, fair_train):
@@ -223,8 +234,10 @@ def test_dp_bounds_release_is_exact_at_inf_and_close_at_large_epsilon(adult_smal
     v = train["fnlwgt"].to_numpy(float)
     grid = candidate_grid(1, 1e8)
     lo_q, hi_q = np.quantile(v, [0.01, 0.99])
-    exact = (release_quantile(v, len(v), 0.01, "lower", grid, math.inf, None),
-             release_quantile(v, len(v), 0.99, "upper", grid, math.inf, None))
+    exact = (
+        release_quantile(v, len(v), 0.01, "lower", grid, math.inf, None),
+        release_quantile(v, len(v), 0.99, "upper", grid, math.inf, None),
+    )
     step = grid[1] / grid[0]  # log grid: neighbouring candidates differ by this factor
     assert lo_q / step**2 <= exact[0] <= lo_q * step**2 and hi_q / step**2 <= exact[1] <= hi_q * step**2
     draws = [release_quantile(v, len(v), 0.99, "upper", grid, 5.0, NoiseSource(seed=s)) for s in range(20)]
@@ -279,7 +292,7 @@ def test_encoding_round_trips_within_the_bounds(adult_small):
         expect = train[col].clip(math.ceil(lo), math.floor(hi)).to_numpy(float)
         assert np.allclose(back[col].to_numpy(float), expect, atol=0.51), col
     for col in ["workclass", "income", "native-country"]:
-        same = (back[col].fillna("<NA>").to_numpy() == train[col].fillna("<NA>").to_numpy())
+        same = back[col].fillna("<NA>").to_numpy() == train[col].fillna("<NA>").to_numpy()
         assert same.all(), col
 
 
@@ -308,13 +321,19 @@ def test_tvae_loss_equals_ctgan_loss_function(adult_small):
     assert ours.item() == pytest.approx(expected.item(), rel=1e-5)
     per = TVAELoss(tr, sigma, factor, reduction="none")((recon, mu, logvar), x)
     assert per.shape == (300,)
-    assert per.sum().item() == pytest.approx(TVAELoss(tr, sigma, factor, reduction="sum")((recon, mu, logvar),
-                                                                                         x).item(), rel=1e-6)
+    assert per.sum().item() == pytest.approx(
+        TVAELoss(tr, sigma, factor, reduction="sum")((recon, mu, logvar), x).item(), rel=1e-6
+    )
 
 
-@pytest.mark.parametrize("cls,kw", [(DPTVAEGenerator, {}),
-                                    (DPCTGANGenerator, dict(SMALL_GAN, conditional=False)),
-                                    (DPCTGANGenerator, dict(SMALL_GAN, conditional=True))])
+@pytest.mark.parametrize(
+    "cls,kw",
+    [
+        (DPTVAEGenerator, {}),
+        (DPCTGANGenerator, dict(SMALL_GAN, conditional=False)),
+        (DPCTGANGenerator, dict(SMALL_GAN, conditional=True)),
+    ],
+)
 def test_same_seed_same_table(cls, kw, fair, fair_train):
     kw = dict(epsilon=1.0, epochs=2, batch_size=500, verbose=False, **kw)
     a = cls(random_state=7, **kw).fit(fair_train, fair.schema)
@@ -365,7 +384,7 @@ def test_every_secret_draw_comes_from_the_noise_source(fair, fair_train, monkeyp
     steps = gen.training_.total_steps
     assert calls["bernoulli"] == steps
     assert calls["normal"] == 4 * steps  # one draw per discriminator tensor (2 layers: weight, bias) per step
-    assert calls["laplace"] == len(gen.cond_freqs_)          # one histogram release per categorical column
+    assert calls["laplace"] == len(gen.cond_freqs_)  # one histogram release per categorical column
     assert calls["gumbel"] == 2 * len(gen.bounds_.released)  # two bounds per dp_bounds column
 
 
@@ -405,15 +424,21 @@ def test_delta_at_least_one_over_n_is_a_config_error(factor, fair, fair_train):
         DPCTGANGenerator(epsilon=1.0, delta=factor / len(fair_train), **FAST).fit(fair_train, fair.schema)
 
 
-@pytest.mark.parametrize("kw,match", [({"accountant": "gdp"}, "accountant"),
-                                      ({"accountant": "prv"}, "replace-one"),
-                                      ({"accountant": "rdp"}, "replace-one"),
-                                      ({"grad_sample_mode": "magic"}, "grad_sample_mode"),
-                                      ({"epochs": 0}, "epochs"), ({"max_grad_norm": -1}, "max_grad_norm"),
-                                      ({"epsilon": 2000.0}, "epsilon=2000"),
-                                      ({"secure_mode": "yes"}, "secure_mode"),
-                                      ({"bounds_epsilon_fraction": 1.0}, "bounds_epsilon_fraction"),
-                                      ({"bounds_quantiles": [0.9, 0.1]}, "bounds_quantiles")])
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        ({"accountant": "gdp"}, "accountant"),
+        ({"accountant": "prv"}, "replace-one"),
+        ({"accountant": "rdp"}, "replace-one"),
+        ({"grad_sample_mode": "magic"}, "grad_sample_mode"),
+        ({"epochs": 0}, "epochs"),
+        ({"max_grad_norm": -1}, "max_grad_norm"),
+        ({"epsilon": 2000.0}, "epsilon=2000"),
+        ({"secure_mode": "yes"}, "secure_mode"),
+        ({"bounds_epsilon_fraction": 1.0}, "bounds_epsilon_fraction"),
+        ({"bounds_quantiles": [0.9, 0.1]}, "bounds_quantiles"),
+    ],
+)
 def test_bad_settings_are_config_errors(kw, match, fair, fair_train):
     with pytest.raises(ConfigError, match=match):
         DPTVAEGenerator(**{**FAST, **kw}).fit(fair_train, fair.schema)
@@ -426,8 +451,9 @@ COND = dict(SMALL_GAN, conditional=True)
 def test_conditional_frequencies_are_laplace_and_composed(fair, fair_train):
     # the Laplace release of the category frequencies (scale 2m/epsilon_cond under replace-one) is
     # an (epsilon_cond, 0)-DP event composed with DP-SGD and the bounds releases in the PLD
-    gen = DPCTGANGenerator(epsilon=2.0, cond_epsilon_fraction=0.25, random_state=0,
-                           **FAST, **COND).fit(fair_train, fair.schema)
+    gen = DPCTGANGenerator(epsilon=2.0, cond_epsilon_fraction=0.25, random_state=0, **FAST, **COND).fit(
+        fair_train, fair.schema
+    )
     m = len(fair.schema.categorical)
     assert len(gen.cond_freqs_) == m == 6
     assert gen.cond_epsilon_ == pytest.approx(0.5) and gen.cond_noise_scale_ == pytest.approx(2 * m / 0.5)
@@ -436,8 +462,9 @@ def test_conditional_frequencies_are_laplace_and_composed(fair, fair_train):
     sgd_only = _replace_one_accountant_epsilon(t.noise_multiplier, t.sample_rate, t.total_steps, spent.delta)
     assert 0 < sgd_only < spent.epsilon <= 2.0
     pure = list(gen.bounds_.epsilons) + [0.5]
-    assert spent.epsilon == pytest.approx(replace_one_epsilon(t.noise_multiplier, t.sample_rate, t.total_steps,
-                                                              spent.delta, pure), rel=1e-9)
+    assert spent.epsilon == pytest.approx(
+        replace_one_epsilon(t.noise_multiplier, t.sample_rate, t.total_steps, spent.delta, pure), rel=1e-9
+    )
     assert spent.epsilon <= sgd_only + sum(pure) + 1e-9  # no worse than basic composition
     assert any(s.startswith("conditional-vector:laplace-frequencies(epsilon=0.5") for s in spent.scope)
     for f in gen.cond_freqs_:
@@ -488,10 +515,13 @@ def test_registered_and_configs_build():
     from bench.run.cell import build_generator
 
     assert {"dp_tvae", "dp_ctgan", "dp_marginals"} <= set(available_generators())
-    for name, cls, tuned in [("dp_tvae", DPTVAEGenerator, "fair"), ("dp_ctgan", DPCTGANGenerator, "fair"),
-                             ("dp_tvae_adult_tuned", DPTVAEGenerator, "adult"),
-                             ("dp_ctgan_adult_tuned", DPCTGANGenerator, "adult"),
-                             ("dp_marginals", DPMarginalsGenerator, "none")]:
+    for name, cls, tuned in [
+        ("dp_tvae", DPTVAEGenerator, "fair"),
+        ("dp_ctgan", DPCTGANGenerator, "fair"),
+        ("dp_tvae_adult_tuned", DPTVAEGenerator, "adult"),
+        ("dp_ctgan_adult_tuned", DPCTGANGenerator, "adult"),
+        ("dp_marginals", DPMarginalsGenerator, "none"),
+    ]:
         cfg = OmegaConf.load(ROOT / "conf" / "generator" / f"{name}.yaml")
         cfg.random_state = 3
         gen = build_generator(cfg, seed=3)
@@ -504,8 +534,11 @@ def test_epsilon_sweep_composes():
     from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["experiment=epsilon_sweep", "generator=dp_ctgan",
-                                                         "generator.epsilon=inf"], return_hydra_config=True)
+        cfg = compose(
+            config_name="config",
+            overrides=["experiment=epsilon_sweep", "generator=dp_ctgan", "generator.epsilon=inf"],
+            return_hydra_config=True,
+        )
     params = cfg.hydra.sweeper.params
     # mst and aim come from the tailbench-mbi plugin (plugins/tailbench-mbi, installed by `make install`)
     assert set(str(params["generator"]).split(",")) == {"dp_ctgan", "dp_tvae", "mst", "aim"}
@@ -525,26 +558,49 @@ def test_comparison_table_marks_seeded_and_partial_runs(tmp_path, fair):
     from bench.results import aggregate, collect
     from bench.run.cell import run_cell
 
-    cells = [("dp_tvae", "1.0", "false", "false"), ("dp_tvae", "1.0", "true", "false"),
-             ("dp_tvae", "inf", "false", "false"), ("dp_marginals", "2.0", None, "true"),
-             ("independent", None, None, None)]
+    cells = [
+        ("dp_tvae", "1.0", "false", "false"),
+        ("dp_tvae", "1.0", "true", "false"),
+        ("dp_tvae", "inf", "false", "false"),
+        ("dp_marginals", "2.0", None, "true"),
+        ("independent", None, None, None),
+    ]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         for i, (gen, eps, data_bounds, secure) in enumerate(cells):
             ov = [f"generator={gen}", "dataset.max_rows=1000", "++evaluation.fidelity.n_bootstrap=0"]
-            ov += [f"++evaluation.{fam}.enabled=false" for fam in
-                   ("utility", "detection", "association", "validity", "tails", "segments")]
+            ov += [
+                f"++evaluation.{fam}.enabled=false"
+                for fam in ("utility", "detection", "association", "validity", "tails", "segments")
+            ]
             if eps is not None:
                 ov += [f"generator.epsilon={eps}", f"generator.secure_mode={secure}"]
             if data_bounds is not None:
-                ov += ["generator.epochs=1", "generator.batch_size=200", "generator.verbose=false",
-                       f"generator.allow_data_bounds={data_bounds}"]
+                ov += [
+                    "generator.epochs=1",
+                    "generator.batch_size=200",
+                    "generator.verbose=false",
+                    f"generator.allow_data_bounds={data_bounds}",
+                ]
             if data_bounds == "true":
                 ov += ["~dataset.schema.dp_bounds.yrs_married", "~dataset.schema.bounds_source.yrs_married"]
             rec = run_cell(compose(config_name="config", overrides=ov), tmp_path / str(i))
             assert rec["status"] == "ok", rec["error"]
     first = json.loads((tmp_path / "0" / "run.json").read_text())
-    for key in ("epsilon_spent", "delta", "accountant", "dp_scope", "dp_full_scope", "dp_notes", "dp_neighbouring",
-                "dp_delta_rationale", "dp_rng", "dp_bounds_source", "dp_tuning_source", "dp_outside", "dp_seeded"):
+    for key in (
+        "epsilon_spent",
+        "delta",
+        "accountant",
+        "dp_scope",
+        "dp_full_scope",
+        "dp_notes",
+        "dp_neighbouring",
+        "dp_delta_rationale",
+        "dp_rng",
+        "dp_bounds_source",
+        "dp_tuning_source",
+        "dp_outside",
+        "dp_seeded",
+    ):
         assert key in first, key
     assert first["dp_neighbouring"] == "replace-one" and first["dp_seeded"] is True
     table = aggregate(tmp_path, quiet=True)
@@ -595,7 +651,9 @@ def test_adult_fidelity_and_tstr_rise_with_epsilon(adult_dir):
             gen = DPTVAEGenerator(epsilon=eps, verbose=False, random_state=seed).fit(sp.train, ds.schema)
             syn = check_output(gen.sample(len(sp.train)), len(sp.train), ds.schema, "dp_tvae")
             q[i, j] = quality_scores(prof, syn)["quality_score"]
-            u[i, j] = tstr_trtr(train=sp.train, holdout=sp.holdout, synthetic=syn, schema=ds.schema, models=["hgb"], seed=seed)["hgb"]["tstr_auc"]
+            u[i, j] = tstr_trtr(
+                train=sp.train, holdout=sp.holdout, synthetic=syn, schema=ds.schema, models=["hgb"], seed=seed
+            )["hgb"]["tstr_auc"]
     for name, m in (("quality", q), ("TSTR", u)):
         means = m.mean(axis=0)
         assert list(means) == sorted(means), (name, dict(zip(grid, means.round(3))))

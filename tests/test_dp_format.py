@@ -35,9 +35,11 @@ def _one_more_record(train: pd.DataFrame, schema: Schema) -> pd.DataFrame:
 
 def _format(table: pd.DataFrame, schema: Schema) -> dict:
     """A synthetic table's format: dtypes, whole-number numerical columns, columns holding NaN."""
-    return {"dtypes": {c: str(t) for c, t in table.dtypes.items()},
-            "integral": sorted(c for c in schema.numerical if (table[c].dropna() % 1 == 0).all()),
-            "nan": sorted(c for c in table.columns if table[c].isna().any())}
+    return {
+        "dtypes": {c: str(t) for c, t in table.dtypes.items()},
+        "integral": sorted(c for c in schema.numerical if (table[c].dropna() % 1 == 0).all()),
+        "nan": sorted(c for c in table.columns if table[c].isna().any()),
+    }
 
 
 def _fitted_state(gen) -> list[dict]:

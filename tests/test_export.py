@@ -33,8 +33,9 @@ def test_every_generator_round_trips_in_real_types(name, adult_small, tmp_path):
     """Raw types in (ints, strings with missing values) -> the same types out of parquet and CSV."""
     ds = adult_small
     train = ds.splits().train.iloc[:400]
-    gen = build_generator({**OmegaConf.to_container(OmegaConf.load(Path(CONF_DIR) / "generator" / f"{name}.yaml")),
-                           "random_state": 0}, 0)
+    gen = build_generator(
+        {**OmegaConf.to_container(OmegaConf.load(Path(CONF_DIR) / "generator" / f"{name}.yaml")), "random_state": 0}, 0
+    )
     for k, v in (("epochs", 1), ("verbose", False)):
         if hasattr(gen, k):
             setattr(gen, k, v)
@@ -46,8 +47,11 @@ def test_every_generator_round_trips_in_real_types(name, adult_small, tmp_path):
         for col, fmt in ds.formats.items():
             if back[col].notna().any():
                 assert _kind(back[col]) == fmt, (name, suffix, col, back[col].dtype, fmt)
-        pd.testing.assert_frame_equal(ds.schema.coerce(back, check_target=False).reset_index(drop=True),
-                                      syn.reset_index(drop=True), obj=f"{name} via {suffix}")
+        pd.testing.assert_frame_equal(
+            ds.schema.coerce(back, check_target=False).reset_index(drop=True),
+            syn.reset_index(drop=True),
+            obj=f"{name} via {suffix}",
+        )
 
 
 def test_formats_are_the_raw_files(adult_small, fair):
@@ -62,8 +66,15 @@ def test_exported_adult_table_scored_by_sdmetrics_equals_tailbench(tmp_path, adu
     """The exported file against the raw Adult rows, in SDMetrics: the quality tailbench reported."""
     from tests.sdmetrics_reference import sdmetrics_quality_report
 
-    cfg = _cfg("dataset=adult", f"dataset.data_dir={adult_dir}", "dataset.max_rows=3000", "generator=gaussian_copula",
-               "run.save_synthetic=parquet", "profile=fast", f"cache.dir={tmp_path / 'cache'}")
+    cfg = _cfg(
+        "dataset=adult",
+        f"dataset.data_dir={adult_dir}",
+        "dataset.max_rows=3000",
+        "generator=gaussian_copula",
+        "run.save_synthetic=parquet",
+        "profile=fast",
+        f"cache.dir={tmp_path / 'cache'}",
+    )
     rec = run_cell(cfg, tmp_path / "run")
     assert rec["status"] == "ok" and rec["synthetic_file"] == "synthetic.parquet"
     exported = pd.read_parquet(tmp_path / "run" / "synthetic.parquet")

@@ -141,7 +141,8 @@ def test_generator_trained_without_a_rare_category_loses_it_by_name(adult_small,
     rare = counts[(counts >= 6) & (counts / len(train) < 0.01)]
     victim = str(rare.index[0])
     gen = make_generator("independent", random_state=0).fit(
-        train[train["native-country"] != victim], adult_small.schema)
+        train[train["native-country"] != victim], adult_small.schema
+    )
     table = check_output(gen.sample(len(train)), len(train), adult_small.schema, "independent")
     ctx = EvalContext(dataset=adult_small, splits=splits, synthetic=table, seed=0)
     rows, errors, _ = evaluate(ctx, {"tails": {"prdc": {"enabled": False}, "n_bootstrap": 20}})
@@ -155,25 +156,44 @@ def test_generator_trained_without_a_rare_category_loses_it_by_name(adult_small,
 def test_rows_carry_directions_and_record_is_json(scored):
     rows, rec, _ = scored["independent"]
     expect = {
-        "fidelity.detection_auc": "minimize", "fidelity.logistic_detection": "maximize",
-        "fidelity.association_distance": "minimize", "fidelity.validity": "maximize",
-        "tails.rare_category_retention": "maximize", "tails.tail_mass_ratio": "maximize",
-        "tails.prdc_precision": "maximize", "tails.prdc_recall": "maximize",
-        "tails.prdc_density": "maximize", "tails.prdc_coverage": "maximize",
+        "fidelity.detection_auc": "minimize",
+        "fidelity.logistic_detection": "maximize",
+        "fidelity.association_distance": "minimize",
+        "fidelity.validity": "maximize",
+        "tails.rare_category_retention": "maximize",
+        "tails.tail_mass_ratio": "maximize",
+        "tails.prdc_precision": "maximize",
+        "tails.prdc_recall": "maximize",
+        "tails.prdc_density": "maximize",
+        "tails.prdc_coverage": "maximize",
         "fidelity.segment_frequency_ratio": "maximize",
     }
     for name, direction in expect.items():
         assert set(rows.loc[rows["metric"] == name, "direction"]) == {direction}, name
     assert {"count_1", "count_2-5", "count_6-20"} <= set(
-        rows.loc[rows["metric"] == "tails.rare_category_retention", "subgroup"])
+        rows.loc[rows["metric"] == "tails.rare_category_retention", "subgroup"]
+    )
     assert "foreign_high_income" in set(rows["subgroup"])
     # intervals: present and around the value for the bootstrapped families
-    for name in ("fidelity.column_shapes", "fidelity.detection_auc", "fidelity.association_distance",
-                 "fidelity.validity", "tails.tail_mass_ratio", "tails.prdc_coverage"):
+    for name in (
+        "fidelity.column_shapes",
+        "fidelity.detection_auc",
+        "fidelity.association_distance",
+        "fidelity.validity",
+        "tails.tail_mass_ratio",
+        "tails.prdc_coverage",
+    ):
         r = rows[(rows["metric"] == name) & (rows["subgroup"] == "all")].iloc[0]
         assert r["ci_low"] <= r["value"] <= r["ci_high"], name
-    assert {"worst_pairs", "lost_rare_categories", "validity", "tail_mass_ratio", "segments",
-            "detection", "worst_columns"} <= set(rec)
+    assert {
+        "worst_pairs",
+        "lost_rare_categories",
+        "validity",
+        "tail_mass_ratio",
+        "segments",
+        "detection",
+        "worst_columns",
+    } <= set(rec)
     json.dumps(rec)  # plain JSON types only
 
 
@@ -191,8 +211,15 @@ def test_comparison_table_shows_the_new_columns_with_directions(scored, tmp_path
 
     for i, name in enumerate(("identity", "independent")):
         rows, rec, _ = scored[name]
-        record = {"run_id": f"r{i}", "dataset": "adult", "generator": name, "epsilon": None, "seed": 0,
-                  "status": "ok", **rec}
+        record = {
+            "run_id": f"r{i}",
+            "dataset": "adult",
+            "generator": name,
+            "epsilon": None,
+            "seed": 0,
+            "status": "ok",
+            **rec,
+        }
         write_run(tmp_path / str(i), record, rows.to_dict("records"))
     table = aggregate(tmp_path, quiet=True)
     cols = set(table.columns)
@@ -217,7 +244,8 @@ def test_logistic_detection_equals_sdmetrics(adult_small, splits, syn):
                 warnings.simplefilter("ignore")
                 theirs = LogisticDetection.compute(splits.train, table, md)
             assert logistic_detection(splits.train, table, adult_small.schema, seed=seed) == pytest.approx(
-                theirs, abs=1e-9)
+                theirs, abs=1e-9
+            )
     assert 0.05 < logistic_detection(splits.train, gc, adult_small.schema) < 0.95
 
 
@@ -257,7 +285,7 @@ def test_prdc_matches_the_reference_formulas(fair):
 
     def radii(x):
         d = pairwise_distances(x, x)
-        return np.take_along_axis(d, np.argpartition(d, k + 1, axis=-1)[..., :k + 1], axis=-1).max(axis=-1)
+        return np.take_along_axis(d, np.argpartition(d, k + 1, axis=-1)[..., : k + 1], axis=-1).max(axis=-1)
 
     rr, rf, d = radii(xr), radii(xf), pairwise_distances(xr, xf)
     assert res["precision"] == pytest.approx((d < rr[:, None]).any(axis=0).mean())
@@ -281,7 +309,7 @@ def test_tail_mass_ratio_is_one_for_real_and_zero_for_clipped_tails(adult_small,
 def test_validity_counts_planted_violations(adult_small, splits):
     tr, sch = splits.train, adult_small.schema
     bad = tr.head(100).copy()
-    bad.loc[bad.index[0], "age"] = 5          # below the public bound 17 and "age >= 17"
+    bad.loc[bad.index[0], "age"] = 5  # below the public bound 17 and "age >= 17"
     bad.loc[bad.index[1], "workclass"] = "Astronaut"
     bad["hours-per-week"] = bad["hours-per-week"].astype(float)
     bad.loc[bad.index[2], "hours-per-week"] = 40.5  # not an integer
@@ -298,8 +326,10 @@ def test_validity_counts_planted_violations(adult_small, splits):
 
 def test_constraints_accept_bare_hyphenated_names_and_name_bad_ones(adult_small, splits):
     tr, sch = splits.train, adult_small.schema
-    assert quote_columns("capital-gain >= 0 and `capital-loss` >= 0", list(sch.columns)) == \
-        "`capital-gain` >= 0 and `capital-loss` >= 0"
+    assert (
+        quote_columns("capital-gain >= 0 and `capital-loss` >= 0", list(sch.columns))
+        == "`capital-gain` >= 0 and `capital-loss` >= 0"
+    )
     assert constraint_mask(tr, "capital-gain >= 0", sch).all()
     with pytest.raises(ConfigError, match="no_such_column"):
         constraint_mask(tr, "no_such_column > 1", sch)

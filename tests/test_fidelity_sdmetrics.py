@@ -35,8 +35,7 @@ def tables(adult, train, adult_small):
         out[name] = make_generator(name, random_state=1).fit(train, adult.schema).sample(len(train))
     # Gaussian copula fitted on the capped table (fast), scored against the full training split.
     small = adult_small.splits().train
-    out["gaussian_copula"] = make_generator("gaussian_copula", random_state=0).fit(
-        small, adult.schema).sample(5000)
+    out["gaussian_copula"] = make_generator("gaussian_copula", random_state=0).fit(small, adult.schema).sample(5000)
     return out
 
 
@@ -50,8 +49,7 @@ def test_quality_report_equal(adult, train, profile, tables, generator, threshol
     theirs_shapes = rep.get_details("Column Shapes").set_index("Column")["Score"]
     mine_shapes = ours["shapes"].set_index("column")["score"]
     assert set(mine_shapes.index) == set(theirs_shapes.index)
-    np.testing.assert_allclose(mine_shapes[theirs_shapes.index].to_numpy(), theirs_shapes.to_numpy(),
-                               atol=TOL, rtol=0)
+    np.testing.assert_allclose(mine_shapes[theirs_shapes.index].to_numpy(), theirs_shapes.to_numpy(), atol=TOL, rtol=0)
 
     det = rep.get_details("Column Pair Trends")
     theirs_pairs = det.set_index(["Column 1", "Column 2"])
@@ -65,8 +63,9 @@ def test_quality_report_equal(adult, train, profile, tables, generator, threshol
         sel = theirs_met[theirs_met].index
     else:
         sel = theirs_pairs.index
-    np.testing.assert_allclose(mine_pairs.loc[sel, "score"].to_numpy(float),
-                               theirs_pairs.loc[sel, "Score"].to_numpy(float), atol=TOL, rtol=0)
+    np.testing.assert_allclose(
+        mine_pairs.loc[sel, "score"].to_numpy(float), theirs_pairs.loc[sel, "Score"].to_numpy(float), atol=TOL, rtol=0
+    )
 
     props = rep.get_properties().set_index("Property")["Score"]
     pair_key = "pair_trends" if thresholds else "pair_trends_all"
@@ -75,8 +74,7 @@ def test_quality_report_equal(adult, train, profile, tables, generator, threshol
     if thresholds:
         assert ours["quality_score"] == pytest.approx(rep.get_score(), abs=TOL)
     else:
-        assert np.nanmean([ours["column_shapes"], ours["pair_trends_all"]]) == pytest.approx(
-            rep.get_score(), abs=TOL)
+        assert np.nanmean([ours["column_shapes"], ours["pair_trends_all"]]) == pytest.approx(rep.get_score(), abs=TOL)
 
 
 def test_functions_without_profile_equal_profile_path(adult, train, profile, tables):
@@ -99,4 +97,5 @@ def test_unseen_category_and_missing_values_equal(adult, train, profile, tables)
     mine = ours["shapes"].set_index("column")["score"]
     np.testing.assert_allclose(mine[theirs.index].to_numpy(), theirs.to_numpy(), atol=TOL, rtol=0)
     assert ours["pair_trends_all"] == pytest.approx(
-        rep.get_properties().set_index("Property")["Score"]["Column Pair Trends"], abs=TOL)
+        rep.get_properties().set_index("Property")["Score"]["Column Pair Trends"], abs=TOL
+    )

@@ -22,9 +22,22 @@ def _plant(tmp_path: Path, train: pd.DataFrame) -> dict[str, int]:
 
     import yaml
 
-    rows = {name: train.index[i] for i, name in enumerate(
-        ["leak.csv", "leak.md", "leak_indented.json", "leak_list.json", "leak.html", "leak.parquet", "leak.yaml",
-         "leak.svg"], start=5)}
+    rows = {
+        name: train.index[i]
+        for i, name in enumerate(
+            [
+                "leak.csv",
+                "leak.md",
+                "leak_indented.json",
+                "leak_list.json",
+                "leak.html",
+                "leak.parquet",
+                "leak.yaml",
+                "leak.svg",
+            ],
+            start=5,
+        )
+    }
 
     def values(name: str) -> list:
         return train.loc[rows[name]].tolist()
@@ -33,8 +46,9 @@ def _plant(tmp_path: Path, train: pd.DataFrame) -> dict[str, int]:
     (tmp_path / "leak.md").write_text("| " + " | ".join(map(str, values("leak.md"))) + " |\n")
     rec = {c: (v.item() if hasattr(v, "item") else v) for c, v in train.loc[rows["leak_indented.json"]].items()}
     (tmp_path / "leak_indented.json").write_text(json.dumps({"run": {"record": rec}}, indent=2))
-    (tmp_path / "leak_list.json").write_text(json.dumps(
-        {"rows": [[(v.item() if hasattr(v, "item") else v) for v in values("leak_list.json")]]}, indent=4))
+    (tmp_path / "leak_list.json").write_text(
+        json.dumps({"rows": [[(v.item() if hasattr(v, "item") else v) for v in values("leak_list.json")]]}, indent=4)
+    )
     cells = "\n".join(f"  <td>{v}</td>" for v in values("leak.html"))
     (tmp_path / "leak.html").write_text(f"<table>\n<tr>\n{cells}\n</tr>\n</table>\n")
     train.loc[[rows["leak.parquet"]]].reset_index(drop=True).to_parquet(tmp_path / "leak.parquet")
@@ -65,10 +79,15 @@ def test_scanner_finds_nothing_in_aggregates(tmp_path, fair):
 
 def test_sweep_artifacts_hold_no_real_record(tmp_path):
     sweep = tmp_path / "sweep"
-    overrides = ["generator=identity,independent,gaussian_copula", "dataset.max_rows=600",
-                 f"hydra.sweep.dir={sweep}", f"cache.dir={tmp_path / 'cache'}"]
-    proc = subprocess.run([sys.executable, "-m", "bench.cli", "-m", *overrides], cwd=ROOT,
-                          capture_output=True, text=True, timeout=900)
+    overrides = [
+        "generator=identity,independent,gaussian_copula",
+        "dataset.max_rows=600",
+        f"hydra.sweep.dir={sweep}",
+        f"cache.dir={tmp_path / 'cache'}",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.cli", "-m", *overrides], cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(list(sweep.glob("*/run.json"))) == 3
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):

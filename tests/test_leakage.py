@@ -32,8 +32,13 @@ def test_a_planted_leaky_feature_is_named(fair):
         aucs = single_feature_aucs(sch.coerce(tr), sch.coerce(ho), sch)
         top = aucs[0]
         assert top["feature"] == "leak" and top["kind"] == kind and top["auc"] > 0.99, aucs[:3]
-        _, rec = evaluate(train=tr, holdout=ho, synthetic=tr.sample(1000, random_state=0), schema=sch,
-                          settings={"utility": {"models": ["hgb"]}})
+        _, rec = evaluate(
+            train=tr,
+            holdout=ho,
+            synthetic=tr.sample(1000, random_state=0),
+            schema=sch,
+            settings={"utility": {"models": ["hgb"]}},
+        )
         assert any(words in w for w in rec["leakage_warnings"]), rec["leakage_warnings"]
 
 

@@ -51,8 +51,13 @@ def test_faker_column_shapes_below_every_other_generator(adult, adult_splits, sy
 
 
 def test_tstr_orders_generators(adult, adult_splits, synthetic):
-    res = {k: tstr_trtr(train=adult_splits.train, holdout=adult_splits.holdout, synthetic=v, schema=adult.schema, models=["hgb"])["hgb"]
-           for k, v in synthetic.items() if k in ("identity", "independent")}
+    res = {
+        k: tstr_trtr(
+            train=adult_splits.train, holdout=adult_splits.holdout, synthetic=v, schema=adult.schema, models=["hgb"]
+        )["hgb"]
+        for k, v in synthetic.items()
+        if k in ("identity", "independent")
+    }
     assert res["identity"]["tstr_trtr_ratio"] > 0.99
     assert res["independent"]["tstr_auc"] < 0.7 < res["identity"]["tstr_auc"]
 
@@ -63,7 +68,9 @@ def test_a_synthetic_table_with_one_target_class_scores_the_constant_classifier(
 
     sp = adult_small.splits()
     one = sp.train[sp.train["income"] == "<=50K"]
-    res = tstr_trtr(train=sp.train, holdout=sp.holdout, synthetic=one, schema=adult_small.schema, models=["hgb", "logreg"], seed=0)
+    res = tstr_trtr(
+        train=sp.train, holdout=sp.holdout, synthetic=one, schema=adult_small.schema, models=["hgb", "logreg"], seed=0
+    )
     share = float((sp.holdout["income"] == "<=50K").mean())
     for m in ("hgb", "logreg"):
         assert res[m]["tstr_auc"] == 0.5

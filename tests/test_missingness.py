@@ -30,8 +30,9 @@ def test_a_column_mostly_missing_scores_low_though_its_ks_is_high(fair):
     syn.loc[syn.sample(frac=0.9, random_state=1).index, "lab"] = np.nan  # 90% missing, real 17%
     res = missing_rate_similarity(real, syn, sch)
     assert res["by_column"]["lab"]["similarity"] == pytest.approx(1 - abs(0.17 - 0.9), abs=0.03)
-    metrics, _ = evaluate(train=real, synthetic=syn, schema=sch, settings={"missingness": {},
-                                                                          "fidelity": {"n_bootstrap": 0}})
+    metrics, _ = evaluate(
+        train=real, synthetic=syn, schema=sch, settings={"missingness": {}, "fidelity": {"n_bootstrap": 0}}
+    )
     m = metrics.set_index("metric")["value"]
     assert m["fidelity.missing_rate_similarity"] < 0.7
     from bench.metrics.shapes import ks_complement

@@ -57,8 +57,7 @@ def test_coerce_and_splits_partition_any_table(data, seed):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=80),
-       st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=80))
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=80), st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=80))
 def test_ks_complement_equals_sdmetrics(a, b):
     from sdmetrics.single_column import KSComplement
 
@@ -98,6 +97,5 @@ def test_quality_report_equals_sdmetrics_on_random_tables(real_data, m, seed):
     props = rep.get_properties().set_index("Property")["Score"]
     assert abs(ours["column_shapes"] - props["Column Shapes"]) < 1e-9
     theirs_pairs = props["Column Pair Trends"]
-    assert (np.isnan(ours["pair_trends"]) and np.isnan(theirs_pairs)) or \
-        abs(ours["pair_trends"] - theirs_pairs) < 1e-9
+    assert (np.isnan(ours["pair_trends"]) and np.isnan(theirs_pairs)) or abs(ours["pair_trends"] - theirs_pairs) < 1e-9
     assert abs(ours["quality_score"] - rep.get_score()) < 1e-9

@@ -51,15 +51,32 @@ def real_sweep(tmp_path_factory) -> Path:
     added afterwards and the report rebuilt with ``tailbench-report``.
     """
     sweep = tmp_path_factory.mktemp("sweep") / "real"
-    cmd = [sys.executable, "-m", "bench.cli", "-m", f"generator={','.join(GENERATORS)}",
-           f"dataset.max_rows={MAX_ROWS}", "name=report_test", f"hydra.sweep.dir={sweep}", "attacks=default",
-           *(f"++attacks.anonymeter.{a}.n_attacks=50" for a in ("singling_out", "linkability", "inference")),
-           "hydra/job_logging=disabled", "hydra/hydra_logging=disabled"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.cli",
+        "-m",
+        f"generator={','.join(GENERATORS)}",
+        f"dataset.max_rows={MAX_ROWS}",
+        "name=report_test",
+        f"hydra.sweep.dir={sweep}",
+        "attacks=default",
+        *(f"++attacks.anonymeter.{a}.n_attacks=50" for a in ("singling_out", "linkability", "inference")),
+        "hydra/job_logging=disabled",
+        "hydra/hydra_logging=disabled",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (sweep / "report.html").exists() and (sweep / "report.md").exists(), "callback wrote no report"
-    rec = run_cell(_cfg("generator=identity", "generator._target_=bench.generators.nope.Nope", "seed=1",
-                        f"dataset.max_rows={MAX_ROWS}"), sweep / "9")
+    rec = run_cell(
+        _cfg(
+            "generator=identity",
+            "generator._target_=bench.generators.nope.Nope",
+            "seed=1",
+            f"dataset.max_rows={MAX_ROWS}",
+        ),
+        sweep / "9",
+    )
     assert rec["status"] == "failed"
     assert report_main([str(sweep), "--quiet"]) == 0
     return sweep
@@ -146,8 +163,11 @@ def parse(html: str) -> _Page:
 
 
 def md_rows(md: str) -> list[list[str]]:
-    return [[c.strip() for c in re.split(r"(?<!\\)\|", ln.strip())[1:-1]]
-            for ln in md.splitlines() if ln.strip().startswith("|")]
+    return [
+        [c.strip() for c in re.split(r"(?<!\\)\|", ln.strip())[1:-1]]
+        for ln in md.splitlines()
+        if ln.strip().startswith("|")
+    ]
 
 
 # ----------------------------------------------------- real-record detector
@@ -198,7 +218,7 @@ def leaked_rows(frame: pd.DataFrame, html: str | None = None, md: str | None = N
             if math.isfinite(v):
                 dec = len(t.split(".")[1]) if "." in t and "e" not in t.lower() else 0
                 nums.append(v)
-                tols.append(0.5 * 10.0 ** -dec + 1e-9)
+                tols.append(0.5 * 10.0**-dec + 1e-9)
         if not nums:
             continue
         nums_a, tols_a = np.array(nums), np.array(tols)
@@ -228,10 +248,14 @@ def test_real_sweep_report_structure(real_sweep):
     # best per column: the max (↑) or min (↓) over non-reference generators of the summary means
     summ = pd.read_parquet(real_sweep / "summary.parquet")
     by_label = {h: i for i, h in enumerate(header)}
-    for label, key in [("quality ↑", "fidelity.quality_score"), ("TSTR AUC ↑", "utility.tstr_auc"),
-                       ("fit s ↓", "cost.fit_s")]:
-        s = summ[(summ["metric"] == key) & (summ["subgroup"] == "all")
-                 & ~summ["generator"].isin(plots.REFERENCE_GENERATORS)].set_index("generator")["mean"]
+    for label, key in [
+        ("quality ↑", "fidelity.quality_score"),
+        ("TSTR AUC ↑", "utility.tstr_auc"),
+        ("fit s ↓", "cost.fit_s"),
+    ]:
+        s = summ[
+            (summ["metric"] == key) & (summ["subgroup"] == "all") & ~summ["generator"].isin(plots.REFERENCE_GENERATORS)
+        ].set_index("generator")["mean"]
         want = s.idxmax() if label.endswith("↑") else s.idxmin()
         marked = [r[1][0] for r in body if "best" in (r[by_label[label]][1].get("class") or "")]
         assert marked == [want], (label, marked, s.to_dict())
@@ -242,13 +266,17 @@ def test_real_sweep_report_structure(real_sweep):
     # the sweep ran the default attacks: their metrics exist for every generator, with intervals,
     # and the privacy sections render (a sweep whose attacks silently vanished fails here)
     # (inference on fair's affairs at 50 attacks has a null band wider than 0.5: blanked as unresolvable)
-    for key, label in [("privacy.mia_auc", "MIA AUC ↓"), ("privacy.dcr_member_share", "DCR member share ↓"),
-                       ("privacy.linkability_risk", "linkability ↓"), ("privacy.singling_out_risk", "singling out ↓")]:
+    for key, label in [
+        ("privacy.mia_auc", "MIA AUC ↓"),
+        ("privacy.dcr_member_share", "DCR member share ↓"),
+        ("privacy.linkability_risk", "linkability ↓"),
+        ("privacy.singling_out_risk", "singling out ↓"),
+    ]:
         got = summ[(summ["metric"] == key) & (summ["subgroup"] == "all")]
         assert set(got["generator"]) == set(GENERATORS) and got["mean"].notna().all(), key
         assert label in header and all("[" in r[by_label[label]][0] for r in body), label  # value [interval]
     assert '<h2 id="frontier">' in html and "points on the front" in html
-    sec = html[html.index('<h2 id="frontier">'):]
+    sec = html[html.index('<h2 id="frontier">') :]
     assert sec.index("<svg") < sec.index("How to read this:")
     assert '<h2 id="privacy">' in html and "Anonymeter risks" in html
     assert '<h2 id="epsilon">' not in html and "no generator ran with a finite ε" in html
@@ -293,9 +321,16 @@ def test_no_real_training_row_appears(real_sweep, train_rows):
 
 
 def _write(d: Path, rec: dict, rows: list[dict]) -> None:
-    base = {"config_hash": f"h{rec['generator']}{rec['epsilon']}", "versions": {"sdv": "2.0.0"},
-            "dataset_fingerprint": "abc123", "split_sizes": {"train": 60, "holdout": 20, "reference": 20},
-            "status": "ok", "error": None, "timings": {"fit_s": 1.0, "total_s": 2.0}, "dataset": "fair"}
+    base = {
+        "config_hash": f"h{rec['generator']}{rec['epsilon']}",
+        "versions": {"sdv": "2.0.0"},
+        "dataset_fingerprint": "abc123",
+        "split_sizes": {"train": 60, "holdout": 20, "reference": 20},
+        "status": "ok",
+        "error": None,
+        "timings": {"fit_s": 1.0, "total_s": 2.0},
+        "dataset": "fair",
+    }
     write_run(d, {**base, **rec}, rows)
 
 
@@ -309,47 +344,96 @@ def fabricated_sweep(tmp_path_factory) -> Path:
     sweep = tmp_path_factory.mktemp("fab")
     rng = np.random.default_rng(0)
     job = 0
-    cells = [("identity", None), ("gaussian_copula", None), ("dp_ctgan", 0.5), ("dp_ctgan", 2.0),
-             ("dp_ctgan", 8.0), ("dp_tvae", 1.0), ("dp_tvae", 4.0)]
+    cells = [
+        ("identity", None),
+        ("gaussian_copula", None),
+        ("dp_ctgan", 0.5),
+        ("dp_ctgan", 2.0),
+        ("dp_ctgan", 8.0),
+        ("dp_tvae", 1.0),
+        ("dp_tvae", 4.0),
+    ]
     for gen, eps in cells:
         for seed in (0, 1):
             strength = 1.0 if eps is None else 1 - math.exp(-eps / 3)
             if gen == "identity":
                 strength = 1.2
-            rows = [metric("fidelity", "fidelity.quality_score", 0.5 + 0.4 * strength + rng.normal(0, .01), "maximize"),
-                    metric("fidelity", "fidelity.column_shapes", 0.6 + 0.3 * strength, "maximize"),
-                    metric("utility", "utility.tstr_auc", 0.55 + 0.3 * strength + rng.normal(0, .01), "maximize"),
-                    metric("privacy", "privacy.mia_auc", 0.5 + 0.1 * strength, "minimize"),
-                    metric("privacy", "privacy.mia_auc", 0.5 + 0.05 * strength, "minimize", subgroup="typical"),
-                    metric("privacy", "privacy.mia_auc", 0.5 + 0.3 * strength, "minimize", subgroup="outliers"),
-                    metric("privacy", "privacy.mia_advantage", 0.15 * strength, "minimize"),
-                    metric("privacy", "privacy.singling_out_risk", 0.02 * strength, "minimize", ci_low=0.0,
-                           ci_high=0.05),
-                    metric("tails", "tails.rare_category_retention", 0.5 * strength, "maximize"),
-                    metric("cost", "cost.fit_s", 5 + 10 * (eps or 0), "minimize"),
-                    metric("cost", "cost.peak_mem_mb", 400 + rng.normal(0, 5), "minimize")]
+            rows = [
+                metric("fidelity", "fidelity.quality_score", 0.5 + 0.4 * strength + rng.normal(0, 0.01), "maximize"),
+                metric("fidelity", "fidelity.column_shapes", 0.6 + 0.3 * strength, "maximize"),
+                metric("utility", "utility.tstr_auc", 0.55 + 0.3 * strength + rng.normal(0, 0.01), "maximize"),
+                metric("privacy", "privacy.mia_auc", 0.5 + 0.1 * strength, "minimize"),
+                metric("privacy", "privacy.mia_auc", 0.5 + 0.05 * strength, "minimize", subgroup="typical"),
+                metric("privacy", "privacy.mia_auc", 0.5 + 0.3 * strength, "minimize", subgroup="outliers"),
+                metric("privacy", "privacy.mia_advantage", 0.15 * strength, "minimize"),
+                metric("privacy", "privacy.singling_out_risk", 0.02 * strength, "minimize", ci_low=0.0, ci_high=0.05),
+                metric("tails", "tails.rare_category_retention", 0.5 * strength, "maximize"),
+                metric("cost", "cost.fit_s", 5 + 10 * (eps or 0), "minimize"),
+                metric("cost", "cost.peak_mem_mb", 400 + rng.normal(0, 5), "minimize"),
+            ]
             for i, b in enumerate(plots.TAIL_BINS):
-                rows.append(metric("tails", "tails.rare_category_retention", min(1, strength * (i + 1) / 4),
-                                   "maximize", subgroup=b))
-            rec = {"run_id": f"r{job}", "generator": gen, "epsilon": eps, "seed": seed,
-                   "attacks": {"membership": {"vulnerable_records": [
-                       {"row": 4000 + 10 * job + k, "subgroup": "outliers" if k == 0 else "typical", "rank": k + 1}
-                       for k in range(3)]}}}
+                rows.append(
+                    metric(
+                        "tails", "tails.rare_category_retention", min(1, strength * (i + 1) / 4), "maximize", subgroup=b
+                    )
+                )
+            rec = {
+                "run_id": f"r{job}",
+                "generator": gen,
+                "epsilon": eps,
+                "seed": seed,
+                "attacks": {
+                    "membership": {
+                        "vulnerable_records": [
+                            {"row": 4000 + 10 * job + k, "subgroup": "outliers" if k == 0 else "typical", "rank": k + 1}
+                            for k in range(3)
+                        ]
+                    }
+                },
+            }
             if eps is not None:
                 rows.append(metric("privacy", "privacy.epsilon_lower_bound", eps * 0.3, "minimize"))
-                rec.update(epsilon_spent=eps, delta=1e-5, accountant="rdp",
-                           dp_scope=["discriminator"] if gen == "dp_ctgan" else ["encoder", "decoder"],
-                           dp_full_scope=gen != "dp_ctgan", dp_notes=["transformer fit on real data"]
-                           if gen == "dp_ctgan" else [], audit_flagged=bool(gen == "dp_ctgan" and eps == 0.5))
+                rec.update(
+                    epsilon_spent=eps,
+                    delta=1e-5,
+                    accountant="rdp",
+                    dp_scope=["discriminator"] if gen == "dp_ctgan" else ["encoder", "decoder"],
+                    dp_full_scope=gen != "dp_ctgan",
+                    dp_notes=["transformer fit on real data"] if gen == "dp_ctgan" else [],
+                    audit_flagged=bool(gen == "dp_ctgan" and eps == 0.5),
+                )
             _write(sweep / str(job), rec, rows)
             job += 1
-    _write(sweep / str(job), {"run_id": "rf", "generator": "dp_tvae", "epsilon": 1.0, "seed": 2, "status": "failed",
-                              "error": "GeneratorOutputError: planted"}, [])
-    coll = pd.DataFrame([{"dataset": "fair", "generator": g, "mode": m, "seed": s, "generation": k,
-                          "metric": met, "value": v * (0.9 ** k) + rng.normal(0, .01)}
-                         for g in ("gaussian_copula", "tvae") for m in ("replace", "accumulate") for s in (0, 1)
-                         for k in range(5) for met, v in (("tails.rare_category_retention", 0.8),
-                                                           ("fidelity.column_shapes", 0.9))])
+    _write(
+        sweep / str(job),
+        {
+            "run_id": "rf",
+            "generator": "dp_tvae",
+            "epsilon": 1.0,
+            "seed": 2,
+            "status": "failed",
+            "error": "GeneratorOutputError: planted",
+        },
+        [],
+    )
+    coll = pd.DataFrame(
+        [
+            {
+                "dataset": "fair",
+                "generator": g,
+                "mode": m,
+                "seed": s,
+                "generation": k,
+                "metric": met,
+                "value": v * (0.9**k) + rng.normal(0, 0.01),
+            }
+            for g in ("gaussian_copula", "tvae")
+            for m in ("replace", "accumulate")
+            for s in (0, 1)
+            for k in range(5)
+            for met, v in (("tails.rare_category_retention", 0.8), ("fidelity.column_shapes", 0.9))
+        ]
+    )
     (sweep / "c0").mkdir()
     coll.to_parquet(sweep / "c0" / "collapse.parquet")
     assert report_main([str(sweep), "--quiet"]) == 0
@@ -375,8 +459,15 @@ def test_fabricated_sweep_renders_every_section(fabricated_sweep):
     assert "seen 1×" in html and re.search(r"seen (&gt;|>)20×", html)
     assert "generation" in html
     # markdown mirrors the sections
-    for title in ("Privacy–fidelity frontier", "against ε", "Outliers vs typical", "count bin",
-                  "Model collapse", "Cost", "Failed runs"):
+    for title in (
+        "Privacy–fidelity frontier",
+        "against ε",
+        "Outliers vs typical",
+        "count bin",
+        "Model collapse",
+        "Cost",
+        "Failed runs",
+    ):
         assert title in md, title
     assert "GeneratorOutputError: planted" in md
     # privacy details: anonymeter risk with its interval; exposed records by row index only
@@ -402,8 +493,9 @@ def test_pareto_mask_follows_directions():
     rng = np.random.default_rng(3)
     a, b = rng.random(40), rng.random(40)
     m = plots.pareto_mask(a, b, "minimize", "maximize")
-    dominated = [any((a[j] <= a[i]) and (b[j] >= b[i]) and (a[j] < a[i] or b[j] > b[i]) for j in range(40))
-                 for i in range(40)]
+    dominated = [
+        any((a[j] <= a[i]) and (b[j] >= b[i]) and (a[j] < a[i] or b[j] > b[i]) for j in range(40)) for i in range(40)
+    ]
     assert m.tolist() == [not d for d in dominated] and m.any()
 
 
@@ -456,9 +548,11 @@ def test_runs_differing_only_in_a_swept_parameter_are_two_rows(tmp_path):
 
     for job, (epochs, seed, score) in enumerate([(5, 0, 0.60), (5, 1, 0.62), (50, 0, 0.80), (50, 1, 0.82)]):
         ov = ["generator=ctgan", f"seed={seed}", f"generator.epochs={epochs}", "paths.output_dir=/x"]
-        _write(tmp_path / str(job), {"run_id": f"r{job}", "generator": "ctgan", "epsilon": None, "seed": seed,
-                                     "overrides": ov},
-               [metric("fidelity", "fidelity.quality_score", score, "maximize")])
+        _write(
+            tmp_path / str(job),
+            {"run_id": f"r{job}", "generator": "ctgan", "epsilon": None, "seed": seed, "overrides": ov},
+            [metric("fidelity", "fidelity.quality_score", score, "maximize")],
+        )
     table = aggregate(tmp_path, quiet=True)
     assert len(table) == 2 and list(table["generator.epochs"]) == ["5", "50"]
     assert list(table["runs"]) == ["2/2", "2/2"]

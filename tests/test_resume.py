@@ -55,19 +55,31 @@ def test_finished_cell_is_skipped_and_changed_config_reruns(tmp_path):
 
 
 def test_timeout_becomes_a_row(tmp_path):
-    rec = run_cell(_cfg("dataset.max_rows=600", "generator._target_=tests.planted.SlowGenerator",
-                        "run.timeout_s=1"), tmp_path)
+    rec = run_cell(
+        _cfg("dataset.max_rows=600", "generator._target_=tests.planted.SlowGenerator", "run.timeout_s=1"), tmp_path
+    )
     assert rec["status"] == "timeout" and "timeout_s=1" in rec["error"]
     assert json.loads((tmp_path / "run.json").read_text())["status"] == "timeout"
 
 
 def test_killed_sweep_resumes_without_losing_finished_cells(tmp_path):
     sweep = tmp_path / "sweep"
-    args = [sys.executable, "-m", "bench.cli", "-m", "profile=fast", "generator=independent,faker,gaussian_copula",
-            "seed=0,1", "dataset.max_rows=1000", "evaluation.utility.models=[hgb]",
-            f"hydra.sweep.dir={sweep}", f"cache.dir={tmp_path / 'cache'}"]
-    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    args = [
+        sys.executable,
+        "-m",
+        "bench.cli",
+        "-m",
+        "profile=fast",
+        "generator=independent,faker,gaussian_copula",
+        "seed=0,1",
+        "dataset.max_rows=1000",
+        "evaluation.utility.models=[hgb]",
+        f"hydra.sweep.dir={sweep}",
+        f"cache.dir={tmp_path / 'cache'}",
+    ]
+    proc = subprocess.Popen(
+        args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.time() + 240
     while time.time() < deadline and len(list(sweep.glob("*/run.json"))) < 2:
         time.sleep(0.2)
@@ -89,10 +101,23 @@ def test_killed_sweep_resumes_without_losing_finished_cells(tmp_path):
 @pytest.mark.slow
 def test_submitit_local_launcher_runs_a_sweep(tmp_path):
     sweep = tmp_path / "sweep"
-    proc = subprocess.run([sys.executable, "-m", "bench.cli", "-m", "hydra/launcher=submitit_local",
-                           "generator=independent,identity", "dataset.max_rows=600", f"hydra.sweep.dir={sweep}",
-                           f"cache.dir={tmp_path / 'cache'}"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.cli",
+            "-m",
+            "hydra/launcher=submitit_local",
+            "generator=independent,identity",
+            "dataset.max_rows=600",
+            f"hydra.sweep.dir={sweep}",
+            f"cache.dir={tmp_path / 'cache'}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     recs = [json.loads(p.read_text()) for p in sweep.glob("*/run.json")]
     assert len(recs) == 2 and all(r["status"] == "ok" for r in recs)

@@ -19,11 +19,17 @@ def _table(n: int = 600) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     age = rng.integers(18, 90, n)
     status = np.where(rng.random(n) < 0.3, "dead", "alive")
-    return pd.DataFrame({"age": age, "sex": rng.choice(["female", "male"], n),
-                         "lab_value": np.where(rng.random(n) < 0.2, np.nan, rng.uniform(0, 50, n)),
-                         "status": status, "cause": np.where(status == "dead", rng.choice(["cancer", "cardiac",
-                                                                                           "other"], n), None),
-                         "patient_id": [f"p{i}" for i in range(n)], "notes": ["x"] * n})
+    return pd.DataFrame(
+        {
+            "age": age,
+            "sex": rng.choice(["female", "male"], n),
+            "lab_value": np.where(rng.random(n) < 0.2, np.nan, rng.uniform(0, 50, n)),
+            "status": status,
+            "cause": np.where(status == "dead", rng.choice(["cancer", "cardiac", "other"], n), None),
+            "patient_id": [f"p{i}" for i in range(n)],
+            "notes": ["x"] * n,
+        }
+    )
 
 
 def _example_config(tmp_path: Path) -> Path:
@@ -47,10 +53,25 @@ def test_the_example_dataset_config_runs_from_a_config_dir(tmp_path):
     import sys
 
     conf = _example_config(tmp_path)
-    proc = subprocess.run([sys.executable, "-m", "bench.cli", "--config-dir", str(conf), "dataset=mytable",
-                           "profile=fast", "dataset.max_rows=null", "generator=independent",
-                           f"hydra.run.dir={tmp_path / 'run'}", f"cache.dir={tmp_path / 'cache'}"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.cli",
+            "--config-dir",
+            str(conf),
+            "dataset=mytable",
+            "profile=fast",
+            "dataset.max_rows=null",
+            "generator=independent",
+            f"hydra.run.dir={tmp_path / 'run'}",
+            f"cache.dir={tmp_path / 'cache'}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     import json
 
@@ -68,9 +89,19 @@ def test_left_out_columns_are_named_and_utility_without_target_says_why(tmp_path
     path = tmp_path / "t.csv"
     _table().to_csv(path, index=False)
     with caplog.at_level(logging.WARNING):
-        rec = run_cell(_cfg("dataset=csv", "profile=fast", "dataset.max_rows=null", f"dataset.path={path}",
-                            "dataset.name=mine", "+dataset.schema.columns.age=numerical",
-                            "+dataset.schema.columns.sex=categorical", "generator=independent"), tmp_path / "r")
+        rec = run_cell(
+            _cfg(
+                "dataset=csv",
+                "profile=fast",
+                "dataset.max_rows=null",
+                f"dataset.path={path}",
+                "dataset.name=mine",
+                "+dataset.schema.columns.age=numerical",
+                "+dataset.schema.columns.sex=categorical",
+                "generator=independent",
+            ),
+            tmp_path / "r",
+        )
     assert rec["status"] == "ok" and rec["dataset"] == "mine"
     assert "lab_value, status, cause, patient_id, notes" in caplog.text
     assert "no target column declared" in rec["skipped"]["utility"]
@@ -79,11 +110,20 @@ def test_left_out_columns_are_named_and_utility_without_target_says_why(tmp_path
 def test_extra_constraints_from_the_command_line(tmp_path):
     path = tmp_path / "t.csv"
     _table().to_csv(path, index=False)
-    rec = run_cell(_cfg("dataset=csv", "profile=fast", "dataset.max_rows=null", f"dataset.path={path}",
-                        "+dataset.schema.columns.age=numerical", "+dataset.schema.columns.status=categorical",
-                        "+dataset.schema.columns.cause=categorical", "generator=independent",
-                        "evaluation.validity.extra_constraints=[\"cause.isna() == (status == 'alive')\"]"),
-                   tmp_path / "r")
+    rec = run_cell(
+        _cfg(
+            "dataset=csv",
+            "profile=fast",
+            "dataset.max_rows=null",
+            f"dataset.path={path}",
+            "+dataset.schema.columns.age=numerical",
+            "+dataset.schema.columns.status=categorical",
+            "+dataset.schema.columns.cause=categorical",
+            "generator=independent",
+            "evaluation.validity.extra_constraints=[\"cause.isna() == (status == 'alive')\"]",
+        ),
+        tmp_path / "r",
+    )
     assert rec["status"] == "ok", rec["error"]
     assert "cause.isna() == (status == 'alive')" in rec["validity"]["constraints"]
     assert rec["validity"]["by_constraint"]["cause.isna() == (status == 'alive')"] > 0  # independent breaks it

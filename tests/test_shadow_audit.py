@@ -32,8 +32,13 @@ from bench.run.cache import Cache
 ROOT = Path(__file__).resolve().parent.parent
 
 # Small games: 200-row shadow training sets drawn from fair's 1,273 reference rows.
-SMALL = {"enabled": True, "n_train": 200, "n_outliers": 2, "n_random": 2,
-         "games": {"train": 40, "val": 30, "test": 100}}
+SMALL = {
+    "enabled": True,
+    "n_train": 200,
+    "n_outliers": 2,
+    "n_random": 2,
+    "games": {"train": 40, "val": 30, "test": 100},
+}
 
 
 class LeakyMarginals(DPMarginalsGenerator):
@@ -42,12 +47,26 @@ class LeakyMarginals(DPMarginalsGenerator):
 
     name = "leaky_marginals"
 
-    def __init__(self, epsilon: float = 1.0, leak: float = 0.5, n_bins: int = 10,
-                 bounds_epsilon_fraction: float = 0.05, bounds_quantiles=(0.01, 0.99), secure_mode: bool = False,
-                 tuned_on: str = "none", random_state: int | None = None) -> None:
-        super().__init__(epsilon=epsilon, n_bins=n_bins, bounds_epsilon_fraction=bounds_epsilon_fraction,
-                         bounds_quantiles=bounds_quantiles, secure_mode=secure_mode, tuned_on=tuned_on,
-                         random_state=random_state)
+    def __init__(
+        self,
+        epsilon: float = 1.0,
+        leak: float = 0.5,
+        n_bins: int = 10,
+        bounds_epsilon_fraction: float = 0.05,
+        bounds_quantiles=(0.01, 0.99),
+        secure_mode: bool = False,
+        tuned_on: str = "none",
+        random_state: int | None = None,
+    ) -> None:
+        super().__init__(
+            epsilon=epsilon,
+            n_bins=n_bins,
+            bounds_epsilon_fraction=bounds_epsilon_fraction,
+            bounds_quantiles=bounds_quantiles,
+            secure_mode=secure_mode,
+            tuned_on=tuned_on,
+            random_state=random_state,
+        )
         self.leak = leak
 
     def _fit(self, train: pd.DataFrame) -> None:
@@ -202,8 +221,12 @@ def test_dp_marginals_noise_has_the_laplace_scale(fair):
     train = fair.splits().train
     n = len(train)
     # public bounds (fair's exact ones at inf) so that both fits share their slots
-    schema = replace(fair.schema, bounds={"age": (17.5, 42), "yrs_married": (0.5, 23), "children": (0, 5.5),
-                                          "affairs": (0, 60)}, dp_bounds={}, bounds_source={})
+    schema = replace(
+        fair.schema,
+        bounds={"age": (17.5, 42), "yrs_married": (0.5, 23), "children": (0, 5.5), "affairs": (0, 60)},
+        dp_bounds={},
+        bounds_source={},
+    )
     exact = DPMarginalsGenerator(epsilon=math.inf, random_state=0).fit(train, schema)
     for eps, seeds in ((1.0, 10), (0.1, 40)):
         scale = 2 * len(schema.modelled) / eps
@@ -215,15 +238,19 @@ def test_dp_marginals_noise_has_the_laplace_scale(fair):
     # at epsilon = inf the sampled marginals match the training marginals
     syn = exact.sample(20000)
     for col in schema.categorical:
-        tv = 0.5 * (syn[col].value_counts(normalize=True)
-                    .sub(train[col].value_counts(normalize=True), fill_value=0).abs().sum())
+        tv = 0.5 * (
+            syn[col].value_counts(normalize=True).sub(train[col].value_counts(normalize=True), fill_value=0).abs().sum()
+        )
         assert tv < 0.03, col
 
 
 def test_dp_marginals_refuses_private_metadata(fair):
     train = fair.splits().train
-    no_bounds = replace(fair.schema, dp_bounds={k: v for k, v in fair.schema.dp_bounds.items() if k != "age"},
-                        bounds_source={k: v for k, v in fair.schema.bounds_source.items() if k != "age"})
+    no_bounds = replace(
+        fair.schema,
+        dp_bounds={k: v for k, v in fair.schema.dp_bounds.items() if k != "age"},
+        bounds_source={k: v for k, v in fair.schema.bounds_source.items() if k != "age"},
+    )
     with pytest.raises(SchemaError, match="age: no public bounds"):
         DPMarginalsGenerator(random_state=0).fit(train, no_bounds)
     with pytest.raises(ConfigError, match="epsilon must be > 0"):
@@ -336,9 +363,14 @@ def test_targets_are_top_outliers_plus_random_records(fair):
 def test_per_target_design_and_cache(fair, tmp_path):
     s = fair.splits()
     targets = s.train.iloc[[0, 1]]
-    threat = ThreatModel(s.reference, fair.schema, lambda: make_generator("dp_marginals", random_state=0),
-                         n_train=100, n_synthetic=background_size(100, 1, "per_target"),
-                         dataset_fingerprint=fair.fingerprint)
+    threat = ThreatModel(
+        s.reference,
+        fair.schema,
+        lambda: make_generator("dp_marginals", random_state=0),
+        n_train=100,
+        n_synthetic=background_size(100, 1, "per_target"),
+        dataset_fingerprint=fair.fingerprint,
+    )
     games = {"train": 6, "val": 4, "test": 4}
     cache = Cache(tmp_path)
     r1 = shadow_attack(threat, targets, design="per_target", games=games, cache=cache, seed=3)
@@ -352,8 +384,14 @@ def test_per_target_design_and_cache(fair, tmp_path):
 
 def test_identity_outputs_are_never_cached(fair, tmp_path):
     s = fair.splits()
-    threat = ThreatModel(s.reference, fair.schema, lambda: make_generator("identity", random_state=0),
-                         n_train=100, n_synthetic=99, dataset_fingerprint=fair.fingerprint)
+    threat = ThreatModel(
+        s.reference,
+        fair.schema,
+        lambda: make_generator("identity", random_state=0),
+        n_train=100,
+        n_synthetic=99,
+        dataset_fingerprint=fair.fingerprint,
+    )
     shadow_attack(threat, s.train.iloc[[0]], games={"train": 4, "val": 2, "test": 2}, cache=Cache(tmp_path))
     assert not list(tmp_path.rglob("*.parquet"))
 
@@ -405,15 +443,31 @@ def test_flag_reaches_run_json_and_comparison_table(fair, tmp_path):
     from bench.results import aggregate
     from bench.run.cell import run_cell
 
-    quick = ["attacks=full", "attacks.distance.enabled=false", "attacks.membership.enabled=false",
-             "attacks.anonymeter.enabled=false", "attacks.shadow.n_train=200", "attacks.shadow.n_outliers=2",
-             "attacks.shadow.n_random=2", "attacks.shadow.games.train=20", "attacks.shadow.games.val=20",
-             "attacks.shadow.games.test=40", "evaluation.utility.enabled=false",
-             "evaluation.detection.enabled=false", "evaluation.association.enabled=false",
-             "evaluation.fidelity.n_bootstrap=0"]
-    runs = {"honest": ["generator=dp_marginals"],
-            "leaky": ["generator=dp_marginals", "generator._target_=tests.test_shadow_audit.LeakyMarginals",
-                      "generator.name=leaky_marginals", "+generator.leak=1.0"]}  # copies every row
+    quick = [
+        "attacks=full",
+        "attacks.distance.enabled=false",
+        "attacks.membership.enabled=false",
+        "attacks.anonymeter.enabled=false",
+        "attacks.shadow.n_train=200",
+        "attacks.shadow.n_outliers=2",
+        "attacks.shadow.n_random=2",
+        "attacks.shadow.games.train=20",
+        "attacks.shadow.games.val=20",
+        "attacks.shadow.games.test=40",
+        "evaluation.utility.enabled=false",
+        "evaluation.detection.enabled=false",
+        "evaluation.association.enabled=false",
+        "evaluation.fidelity.n_bootstrap=0",
+    ]
+    runs = {
+        "honest": ["generator=dp_marginals"],
+        "leaky": [
+            "generator=dp_marginals",
+            "generator._target_=tests.test_shadow_audit.LeakyMarginals",
+            "generator.name=leaky_marginals",
+            "+generator.leak=1.0",
+        ],
+    }  # copies every row
     for name, over in runs.items():
         with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
             cfg = compose(config_name="config", overrides=over + quick)
@@ -436,16 +490,24 @@ def test_flag_reaches_run_json_and_comparison_table(fair, tmp_path):
     assert table.loc["leaky_marginals", flag] == "flagged 1/1" and table.loc["dp_marginals", flag] == "not flagged"
     res = leaky["audit"]["audit"]["resolution_limit"]
     assert table.loc["leaky_marginals", eps_lb].endswith(f"(max {res:.2f})")  # the resolution beside the bound
-    assert float(table.loc["leaky_marginals", eps_lb].split()[0]) > 1.0 >= \
-        float(table.loc["dp_marginals", eps_lb].split()[0])
+    assert (
+        float(table.loc["leaky_marginals", eps_lb].split()[0])
+        > 1.0
+        >= float(table.loc["dp_marginals", eps_lb].split()[0])
+    )
 
 
 # ------------------------------------------------------------ slow
 @pytest.mark.slow
 def test_identity_outlier_advantage_near_one_on_adult(adult_small):
     ctx = _ctx(adult_small, lambda: make_generator("identity", random_state=0))
-    cfg = {"enabled": True, "n_train": 500, "n_outliers": 3, "n_random": 3,
-           "games": {"train": 30, "val": 20, "test": 40}}
+    cfg = {
+        "enabled": True,
+        "n_train": 500,
+        "n_outliers": 3,
+        "n_random": 3,
+        "games": {"train": 30, "val": 20, "test": 40},
+    }
     rows = audit_metrics(ctx, {"shadow": cfg})
     m = {(r["metric"], r["subgroup"]): r["value"] for r in rows}
     assert m[("privacy.shadow_mia_advantage", "outliers")] >= 0.95
@@ -454,8 +516,9 @@ def test_identity_outlier_advantage_near_one_on_adult(adult_small):
 @pytest.mark.slow
 def test_dp_tvae_is_not_flagged(fair):
     """DP-SGD at epsilon = 1 (a few epochs): the audit stays below the claim."""
-    ctx = _ctx(fair, lambda: make_generator("dp_tvae", epsilon=1.0, epochs=3, batch_size=100, verbose=False,
-                                            random_state=0))
+    ctx = _ctx(
+        fair, lambda: make_generator("dp_tvae", epsilon=1.0, epochs=3, batch_size=100, verbose=False, random_state=0)
+    )
     rows = audit_metrics(ctx, {"shadow": {**SMALL, "games": {"train": 20, "val": 20, "test": 40}}})
     m = {r["metric"]: r["value"] for r in rows if r["subgroup"] == "all"}
     claim = ctx.cache["run_record"]["audit"]["claim"]

@@ -37,8 +37,8 @@ def test_tv_of_one_pair_by_hand(fair):
 def test_cells_come_from_public_bounds_not_the_rows(fair):
     schema = fair.schema
     t = pd.DataFrame({c: fair.frame[c].iloc[:3] for c in schema.columns})
-    t["age"] = [17.5, 1e9, np.nan]      # clipped to the high bound; NaN has its own cell
-    t["educ"] = ["9", "unknown", None]   # out of domain and missing share the extra cell
+    t["age"] = [17.5, 1e9, np.nan]  # clipped to the high bound; NaN has its own cell
+    t["educ"] = ["9", "unknown", None]  # out of domain and missing share the extra cell
     cells = public_cells(t, schema, n_bins=10)
     assert list(cells["age"]) == [0, 9, 10]
     assert list(cells["educ"]) == [0, 6, 6]

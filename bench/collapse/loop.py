@@ -40,8 +40,9 @@ class TableCache:
         refresh: ignore existing entries (they are overwritten).
     """
 
-    def __init__(self, root: Path | str | None, generator: Any, seed: int, base: dict[str, Any],
-                 refresh: bool = False) -> None:
+    def __init__(
+        self, root: Path | str | None, generator: Any, seed: int, base: dict[str, Any], refresh: bool = False
+    ) -> None:
         self.cache = Cache(root or ".", refresh=refresh, enabled=root is not None)
         self.generator = generator
         self.seed = int(seed)
@@ -84,11 +85,19 @@ def generation_seed(seed: int, generation: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(generation)]).generate_state(1)[0] >> 1)
 
 
-def run_generations(*, real: pd.DataFrame, holdout: pd.DataFrame, schema: Schema,
-                    make_generator: Callable[[int], Any], settings: CollapseSettings, seed: int = 0,
-                    reference: pd.DataFrame | None = None, cache: TableCache | None = None,
-                    check: Callable[[pd.DataFrame, int], pd.DataFrame] | None = None,
-                    on_generation: Callable[[CollapseResult], None] | None = None) -> CollapseResult:
+def run_generations(
+    *,
+    real: pd.DataFrame,
+    holdout: pd.DataFrame,
+    schema: Schema,
+    make_generator: Callable[[int], Any],
+    settings: CollapseSettings,
+    seed: int = 0,
+    reference: pd.DataFrame | None = None,
+    cache: TableCache | None = None,
+    check: Callable[[pd.DataFrame, int], pd.DataFrame] | None = None,
+    on_generation: Callable[[CollapseResult], None] | None = None,
+) -> CollapseResult:
     """Train, sample and score ``settings.generations`` recursive generations.
 
     Args:
@@ -124,27 +133,46 @@ def run_generations(*, real: pd.DataFrame, holdout: pd.DataFrame, schema: Schema
     gens: list[dict[str, Any]] = []
 
     def add(generation: int, values: list[tuple[str, str, float, str | None]]) -> None:
-        rows.extend({"generation": generation, "family": f, "metric": m, "value": float(v), "direction": d}
-                    for f, m, v, d in values)
+        rows.extend(
+            {"generation": generation, "family": f, "metric": m, "value": float(v), "direction": d}
+            for f, m, v, d in values
+        )
 
     def result() -> CollapseResult:
-        return CollapseResult(values=pd.DataFrame(rows, columns=["generation", "family", "metric", "value",
-                                                                 "direction"]),
-                              generations=list(gens))
+        return CollapseResult(
+            values=pd.DataFrame(rows, columns=["generation", "family", "metric", "value", "direction"]),
+            generations=list(gens),
+        )
 
     t0 = time.perf_counter()
     values, det = scorer.score(real, 0, dcr_data=holdout)
     add(0, values)
-    gens.append({"generation": 0, "table": "real train split", "rows": len(real), "lost": det["lost"],
-                 "n_rare": det["n_rare"], "errors": det["errors"], "score_s": time.perf_counter() - t0})
+    gens.append(
+        {
+            "generation": 0,
+            "table": "real train split",
+            "rows": len(real),
+            "lost": det["lost"],
+            "n_rare": det["n_rare"],
+            "errors": det["errors"],
+            "score_s": time.perf_counter() - t0,
+        }
+    )
     if on_generation:
         on_generation(result())
     tables: list[pd.DataFrame] = []
     for g in range(1, settings.generations + 1):
         info: dict[str, Any] = {"generation": g}
-        train_g, n_real = training_set(settings.mode, real, tables, n=n, rng=mode_rng,
-                                       anchor_fraction=settings.anchor_fraction,
-                                       anchor_pool=anchor_pool, fixed_anchor=fixed)
+        train_g, n_real = training_set(
+            settings.mode,
+            real,
+            tables,
+            n=n,
+            rng=mode_rng,
+            anchor_fraction=settings.anchor_fraction,
+            anchor_pool=anchor_pool,
+            fixed_anchor=fixed,
+        )
         info.update(train_rows=len(train_g), train_real_rows=int(n_real))
         key = cache.key(g, settings) if cache is not None else None
         table = cache.get(key) if cache is not None else None
@@ -170,8 +198,12 @@ def run_generations(*, real: pd.DataFrame, holdout: pd.DataFrame, schema: Schema
         info["score_s"] = time.perf_counter() - t
         add(g, values)
         prev = {(c, k) for c, k, _ in gens[-1]["lost"]}
-        info.update(lost=det["lost"], newly_lost=[x for x in det["lost"] if (x[0], x[1]) not in prev],
-                    n_rare=det["n_rare"], errors=det["errors"])
+        info.update(
+            lost=det["lost"],
+            newly_lost=[x for x in det["lost"] if (x[0], x[1]) not in prev],
+            n_rare=det["n_rare"],
+            errors=det["errors"],
+        )
         gens.append(info)
         _log_generation(settings, g, values)
         if on_generation:
@@ -183,4 +215,3 @@ def _log_generation(settings: CollapseSettings, g: int, values: list[tuple[str, 
     d = {m: v for _, m, v, _ in values}
     parts = [f"{k.split('.')[-1]}={d[k]:.3f}" for k in HEADLINE_METRICS if k in d and not math.isnan(d[k])]
     log.info("collapse %s generation %d: %s", settings.label, g, " ".join(parts))
-

@@ -65,8 +65,9 @@ class CollapseSettings:
             raise ConfigError(f"collapse.anchor_fraction must be in [0, 1), got {self.anchor_fraction!r}")
         self.anchor_fraction = f
         if self.anchor_pool not in ANCHOR_POOLS:
-            raise ConfigError(f"collapse.anchor_pool={self.anchor_pool!r} is unknown; choose from "
-                              f"{', '.join(ANCHOR_POOLS)}")
+            raise ConfigError(
+                f"collapse.anchor_pool={self.anchor_pool!r} is unknown; choose from {', '.join(ANCHOR_POOLS)}"
+            )
         if not 0.0 < float(self.rare_threshold) < 1.0:
             raise ConfigError(f"collapse.rare_threshold must be in (0, 1), got {self.rare_threshold!r}")
         self.metrics = list(self.metrics)
@@ -97,8 +98,7 @@ class CollapseSettings:
         d = dict(d)
         unknown = sorted(set(d) - set(cls.__dataclass_fields__))
         if unknown:
-            raise ConfigError(f"collapse has unknown key(s) {unknown}; allowed: "
-                              f"{sorted(cls.__dataclass_fields__)}")
+            raise ConfigError(f"collapse has unknown key(s) {unknown}; allowed: {sorted(cls.__dataclass_fields__)}")
         return cls(**d)
 
     @property
@@ -116,10 +116,17 @@ def anchor_split(n: int, anchor_fraction: float) -> tuple[int, int]:
     return n_syn, n - n_syn
 
 
-def training_set(mode: str, real: pd.DataFrame, synthetic: list[pd.DataFrame], *, n: int,
-                 rng: np.random.Generator, anchor_fraction: float = 0.1,
-                 anchor_pool: pd.DataFrame | None = None,
-                 fixed_anchor: pd.DataFrame | None = None) -> tuple[pd.DataFrame, int]:
+def training_set(
+    mode: str,
+    real: pd.DataFrame,
+    synthetic: list[pd.DataFrame],
+    *,
+    n: int,
+    rng: np.random.Generator,
+    anchor_fraction: float = 0.1,
+    anchor_pool: pd.DataFrame | None = None,
+    fixed_anchor: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, int]:
     """The table the next round's model trains on.
 
     Args:
@@ -160,4 +167,3 @@ def training_set(mode: str, real: pd.DataFrame, synthetic: list[pd.DataFrame], *
         pool = real if anchor_pool is None else anchor_pool
         anchor = pool.iloc[rng.choice(len(pool), size=n_real, replace=n_real > len(pool))]
     return pd.concat([syn, anchor], ignore_index=True), len(anchor)
-

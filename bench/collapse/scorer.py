@@ -69,8 +69,9 @@ class CollapseScorer:
         seed: seeds the TSTR models and the DCR row sample.
     """
 
-    def __init__(self, real: pd.DataFrame, holdout: pd.DataFrame, schema: Schema,
-                 settings: CollapseSettings, seed: int = 0) -> None:
+    def __init__(
+        self, real: pd.DataFrame, holdout: pd.DataFrame, schema: Schema, settings: CollapseSettings, seed: int = 0
+    ) -> None:
         self.real = real
         self.holdout = holdout
         self.schema = schema
@@ -80,8 +81,9 @@ class CollapseScorer:
         self.profile = RealProfile.from_frame(real, schema) if "fidelity" in settings.metrics else None
         self.trtr_cache: dict[str, dict[str, float]] = {}
 
-    def score(self, table: pd.DataFrame, generation: int,
-              dcr_data: pd.DataFrame | None = None) -> tuple[list[tuple[str, str, float, str | None]], dict[str, Any]]:
+    def score(
+        self, table: pd.DataFrame, generation: int, dcr_data: pd.DataFrame | None = None
+    ) -> tuple[list[tuple[str, str, float, str | None]], dict[str, Any]]:
         """All configured metrics of one generation's table.
 
         Args:
@@ -103,23 +105,25 @@ class CollapseScorer:
                 fn()
             except Exception as exc:  # noqa: BLE001 - one group failing keeps the others
                 details["errors"][group] = f"{type(exc).__name__}: {exc}"
-                log.warning("collapse generation %d: %s metrics failed: %s", generation, group,
-                            details["errors"][group])
+                log.warning(
+                    "collapse generation %d: %s metrics failed: %s", generation, group, details["errors"][group]
+                )
 
         def tails() -> None:
             ret = rare_category_retention(self.real, table, self.schema, s.rare_threshold, rare=self.rare)
             vals.append(("tails", "tails.rare_category_retention", ret["retention"], "maximize"))
             for b, _, _ in COUNT_BINS:
                 if ret["n_by_bin"][b]:  # bins without rare categories are left out, not NaN
-                    vals.append(("tails", f"tails.rare_category_retention.count_{b}", ret["by_bin"][b],
-                                 "maximize"))
+                    vals.append(("tails", f"tails.rare_category_retention.count_{b}", ret["by_bin"][b], "maximize"))
             vals.append(("tails", "tails.rare_categories_lost", float(len(ret["lost"])), "minimize"))
             details["lost"] = ret["lost"]
             # Ratios whose ideal is 1: the metric is the mean over columns of min(r, 1/r), as
             # the per-run tails family reports it; the raw ratios (direction None) keep the
             # sign of the change (< 1 shrunk, > 1 inflated) and go to collapse.parquet only.
-            for key, ratios in (("tails.tail_mass_ratio", tail_mass_ratio(self.real, table, self.schema)),
-                                ("tails.variance_ratio", variance_ratio(self.real, table, self.schema))):
+            for key, ratios in (
+                ("tails.tail_mass_ratio", tail_mass_ratio(self.real, table, self.schema)),
+                ("tails.variance_ratio", variance_ratio(self.real, table, self.schema)),
+            ):
                 if not ratios:
                     continue
                 raw = np.array(list(ratios.values()), dtype=float)
@@ -137,10 +141,19 @@ class CollapseScorer:
                 return
             if table[self.schema.target].nunique(dropna=True) < 2:
                 # tstr_trtr scores it as the constant classifier it trains (AUC 0.5); say so.
-                details["errors"]["utility"] = (f"target {self.schema.target!r} has one class in this "
-                                                "generation; TSTR AUC recorded as 0.5 (constant score)")
-            res = tstr_trtr(train=self.real, holdout=self.holdout, synthetic=table, schema=self.schema, models=s.utility_models,
-                            seed=self.seed, trtr_cache=self.trtr_cache)
+                details["errors"]["utility"] = (
+                    f"target {self.schema.target!r} has one class in this "
+                    "generation; TSTR AUC recorded as 0.5 (constant score)"
+                )
+            res = tstr_trtr(
+                train=self.real,
+                holdout=self.holdout,
+                synthetic=table,
+                schema=self.schema,
+                models=s.utility_models,
+                seed=self.seed,
+                trtr_cache=self.trtr_cache,
+            )
             for m, r in res.items():
                 prefix = "utility." if m == "hgb" else f"utility.{m}."
                 vals.append(("utility", prefix + "tstr_auc", r["tstr_auc"], "maximize"))
@@ -191,7 +204,5 @@ def decompose(values: pd.DataFrame) -> pd.DataFrame:
         by = grp.set_index("generation")["value"]
         direction = grp["direction"].iloc[0] if "direction" in grp else None
         g0, g1, gl = by.get(0, np.nan), by.get(1, np.nan), by.get(last_g, np.nan)
-        out.append((name, direction if isinstance(direction, str) else None, g0, g1, gl, last_g,
-                    g1 - g0, gl - g1))
+        out.append((name, direction if isinstance(direction, str) else None, g0, g1, gl, last_g, g1 - g0, gl - g1))
     return pd.DataFrame(out, columns=cols)
-

@@ -29,8 +29,9 @@ def toy_real(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.where(far, rng.normal(TOY_MEANS[1], 1.0, n), rng.normal(TOY_MEANS[0], 1.0, n))
 
 
-def toy_collapse(anchor_fraction: float = 0.0, n: int = 5000, generations: int = 8, seed: int = 0,
-                 threshold: float = TOY_THRESHOLD) -> np.ndarray:
+def toy_collapse(
+    anchor_fraction: float = 0.0, n: int = 5000, generations: int = 8, seed: int = 0, threshold: float = TOY_THRESHOLD
+) -> np.ndarray:
     """Recursive Gaussian refits of a two-mode mixture: the share of points above ``threshold``.
 
     Generation 0 is ``n`` real draws of 0.97 N(0,1) + 0.03 N(8,1). Each
@@ -96,8 +97,7 @@ def toy_collapse(anchor_fraction: float = 0.0, n: int = 5000, generations: int =
     return np.array(out)
 
 
-def toy_expected(anchor_fraction: float = 0.0, generations: int = 8,
-                 threshold: float = TOY_THRESHOLD) -> np.ndarray:
+def toy_expected(anchor_fraction: float = 0.0, generations: int = 8, threshold: float = TOY_THRESHOLD) -> np.ndarray:
     """The expected share above ``threshold`` per generation (n -> infinity).
 
     Generation 0: 0.97 Phi_bar(t) + 0.03 Phi_bar(t - 8). Generation >= 1:
@@ -112,21 +112,21 @@ def toy_expected(anchor_fraction: float = 0.0, generations: int = 8,
     w, m = np.array(TOY_WEIGHTS), np.array(TOY_MEANS)
     p_real = float((w * norm.sf(threshold - m)).sum())
     mu = float((w * m).sum())
-    sigma = float(np.sqrt((w * (1.0 + m ** 2)).sum() - mu ** 2))
+    sigma = float(np.sqrt((w * (1.0 + m**2)).sum() - mu**2))
     p_fit = float(norm.sf((threshold - mu) / sigma))
     return np.array([p_real] + [(1 - anchor_fraction) * p_fit + anchor_fraction * p_real] * generations)
 
 
-def toy_report(fractions: tuple[float, ...] = (0.0, 0.1), seeds: int = 200, n: int = 5000,
-               generations: int = 8) -> str:
+def toy_report(fractions: tuple[float, ...] = (0.0, 0.1), seeds: int = 200, n: int = 5000, generations: int = 8) -> str:
     """The toy check as text: mean and spread over seeds per generation beside the expectation."""
-    lines = [f"toy: 0.97 N(0,1) + 0.03 N(8,1), n={n}, single-Gaussian refit, share of points > "
-             f"{TOY_THRESHOLD:g}; mean (sd) over {seeds} seeds", "f     " + " ".join(
-                 f"{'gen' + str(g):>15}" for g in range(generations + 1))]
+    lines = [
+        f"toy: 0.97 N(0,1) + 0.03 N(8,1), n={n}, single-Gaussian refit, share of points > "
+        f"{TOY_THRESHOLD:g}; mean (sd) over {seeds} seeds",
+        "f     " + " ".join(f"{'gen' + str(g):>15}" for g in range(generations + 1)),
+    ]
     for f in fractions:
         runs = np.array([toy_collapse(f, n, generations, seed=s) for s in range(seeds)])
-        lines.append(f"{f:<5g} " + " ".join(f"{m:8.5f} ({s:.5f})" for m, s in
-                                           zip(runs.mean(0), runs.std(0, ddof=1))))
+        lines.append(f"{f:<5g} " + " ".join(f"{m:8.5f} ({s:.5f})" for m, s in zip(runs.mean(0), runs.std(0, ddof=1))))
         lines.append(f"{'exp':<5} " + " ".join(f"{e:8.5f}        " for e in toy_expected(f, generations)))
     return "\n".join(lines)
 
@@ -143,4 +143,3 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     print(toy_report(tuple(a.fractions), a.seeds, a.n, a.generations))
     return 0
-

@@ -29,9 +29,21 @@ log = logging.getLogger(__name__)
 DATA_DIR_ENV = "TAILBENCH_DATA_DIR"
 
 ADULT_COLUMNS = [
-    "age", "workclass", "fnlwgt", "education", "education-num", "marital-status",
-    "occupation", "relationship", "race", "sex", "capital-gain", "capital-loss",
-    "hours-per-week", "native-country", "income",
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education-num",
+    "marital-status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital-gain",
+    "capital-loss",
+    "hours-per-week",
+    "native-country",
+    "income",
 ]
 # SHA-256 of the original UCI files (see shared/data/adult/SOURCE.md).
 ADULT_SHA256 = {
@@ -75,8 +87,9 @@ class Dataset:
         return make_splits(self.frame, self.schema, **self.split)
 
 
-def _finish(name: str, df: pd.DataFrame, schema: Schema, max_rows: int | None,
-            split: Mapping[str, Any] | None) -> Dataset:
+def _finish(
+    name: str, df: pd.DataFrame, schema: Schema, max_rows: int | None, split: Mapping[str, Any] | None
+) -> Dataset:
     frame = schema.coerce(df).reset_index(drop=True)
     formats = raw_formats(df, schema)
     if max_rows is not None:
@@ -144,8 +157,13 @@ def load_dataset_file(path: str | Path, **overrides: Any) -> Dataset:
 
 
 # --------------------------------------------------------------------- fair
-def load_fair(*, schema: Mapping[str, Any], name: str = "fair", max_rows: int | None = None,
-              split: Mapping[str, Any] | None = None) -> Dataset:
+def load_fair(
+    *,
+    schema: Mapping[str, Any],
+    name: str = "fair",
+    max_rows: int | None = None,
+    split: Mapping[str, Any] | None = None,
+) -> Dataset:
     """The ``fair`` affairs survey bundled with statsmodels (no download).
 
     6,366 respondents of the 1974 Redbook survey (Fair, 1978, Journal of
@@ -232,9 +250,15 @@ def download_adult(folder: Path) -> None:
         tmp.replace(dest)
 
 
-def load_adult(*, schema: Mapping[str, Any], name: str = "adult", data_dir: str | None = None,
-               download: bool = False, max_rows: int | None = None,
-               split: Mapping[str, Any] | None = None) -> Dataset:
+def load_adult(
+    *,
+    schema: Mapping[str, Any],
+    name: str = "adult",
+    data_dir: str | None = None,
+    download: bool = False,
+    max_rows: int | None = None,
+    split: Mapping[str, Any] | None = None,
+) -> Dataset:
     """UCI Adult (Census Income), adult.data + adult.test combined: 48,842 rows.
 
     Format quirks handled: no header, a space after each comma, ``?`` for missing
@@ -264,9 +288,16 @@ def load_adult(*, schema: Mapping[str, Any], name: str = "adult", data_dir: str 
 
 
 # ---------------------------------------------------------------------- csv
-def load_csv(*, path: str, schema: Mapping[str, Any] | None = None,
-             sdv_metadata: str | None = None, name: str = "csv", max_rows: int | None = None,
-             split: Mapping[str, Any] | None = None, **read_kwargs: Any) -> Dataset:
+def load_csv(
+    *,
+    path: str,
+    schema: Mapping[str, Any] | None = None,
+    sdv_metadata: str | None = None,
+    name: str = "csv",
+    max_rows: int | None = None,
+    split: Mapping[str, Any] | None = None,
+    **read_kwargs: Any,
+) -> Dataset:
     """Any user CSV or Parquet file with a schema block or an SDV Metadata JSON.
 
     Args:
@@ -281,8 +312,10 @@ def load_csv(*, path: str, schema: Mapping[str, Any] | None = None,
         EmptyTableError: if the file has no rows.
     """
     if path in (None, ""):
-        raise ConfigError("dataset.path is required for the csv dataset: pass dataset.path=<file.csv or "
-                          "file.parquet> (and dataset.name=<label> for the results)")
+        raise ConfigError(
+            "dataset.path is required for the csv dataset: pass dataset.path=<file.csv or "
+            "file.parquet> (and dataset.name=<label> for the results)"
+        )
     p = Path(str(path)).expanduser()
     if not p.is_file():
         raise DataNotFoundError(f"dataset.path={str(p)!r} does not exist")
@@ -299,11 +332,14 @@ def load_csv(*, path: str, schema: Mapping[str, Any] | None = None,
     elif schema and schema.get("columns"):
         sch = _schema(schema, name)
     else:
-        raise SchemaError(
-            "the csv dataset needs dataset.schema.columns ({column: kind}) or dataset.sdv_metadata"
-        )
+        raise SchemaError("the csv dataset needs dataset.schema.columns ({column: kind}) or dataset.sdv_metadata")
     left_out = [c for c in df.columns if c not in sch.columns]
     if left_out:
-        log.warning("dataset %r: %d column(s) of %s are not in the schema and are dropped: %s", name,
-                    len(left_out), p.name, ", ".join(map(str, left_out)))
+        log.warning(
+            "dataset %r: %d column(s) of %s are not in the schema and are dropped: %s",
+            name,
+            len(left_out),
+            p.name,
+            ", ".join(map(str, left_out)),
+        )
     return _finish(name, df, sch, max_rows, split)

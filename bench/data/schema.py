@@ -86,9 +86,7 @@ class Schema:
         self.columns = dict(self.columns)
         for col, kind in self.columns.items():
             if kind not in KINDS:
-                raise SchemaError(
-                    f"column {col!r} has kind {kind!r}; expected one of {', '.join(KINDS)}"
-                )
+                raise SchemaError(f"column {col!r} has kind {kind!r}; expected one of {', '.join(KINDS)}")
         names = set(self.columns)
         if self.target is not None and self.target not in names:
             raise SchemaError(f"target column {self.target!r} is not among the schema's columns")
@@ -107,11 +105,14 @@ class Schema:
         self.dp_bounds = {col: self._interval("dp_bounds", col, b) for col, b in (self.dp_bounds or {}).items()}
         both = sorted(set(self.bounds) & set(self.dp_bounds))
         if both:
-            raise SchemaError(f"column(s) {both} have both public bounds and dp_bounds; declare one: bounds "
-                              "when a documented limit exists, dp_bounds (a coarse range) when it does not")
+            raise SchemaError(
+                f"column(s) {both} have both public bounds and dp_bounds; declare one: bounds "
+                "when a documented limit exists, dp_bounds (a coarse range) when it does not"
+            )
         self.integers = self._column_list("integers", self.integers, ("numerical",))
-        self.nullable = self._column_list("nullable", self.nullable,
-                                          ("numerical", "categorical", "boolean", "datetime"))
+        self.nullable = self._column_list(
+            "nullable", self.nullable, ("numerical", "categorical", "boolean", "datetime")
+        )
         sources = {}
         for col, src in (self.bounds_source or {}).items():
             if col not in self.bounds and col not in self.dp_bounds:
@@ -156,8 +157,10 @@ class Schema:
             if col not in self.columns:
                 raise SchemaError(f"{attr} lists unknown column {col!r}")
             if self.columns[col] not in kinds:
-                raise SchemaError(f"{attr} lists column {col!r} of kind {self.columns[col]!r}; "
-                                  f"{attr} takes {' or '.join(kinds)} columns")
+                raise SchemaError(
+                    f"{attr} lists column {col!r} of kind {self.columns[col]!r}; "
+                    f"{attr} takes {' or '.join(kinds)} columns"
+                )
             out.append(str(col))
         return out
 
@@ -227,9 +230,11 @@ class Schema:
                     )
                 if pd.api.types.is_bool_dtype(num):
                     num = num.astype(float)
-                out[col] = num.astype("int64") if (
-                    pd.api.types.is_integer_dtype(num) and not num.isna().any()
-                ) else num.astype("float64")
+                out[col] = (
+                    num.astype("int64")
+                    if (pd.api.types.is_integer_dtype(num) and not num.isna().any())
+                    else num.astype("float64")
+                )
             elif kind in ("categorical", "boolean", "id"):
                 out[col] = s.map(_category_str, na_action="ignore").astype(object)
                 n_valid = int(s.notna().sum())
@@ -291,8 +296,9 @@ class Schema:
         return cls(**d)
 
     @classmethod
-    def from_sdv_metadata(cls, metadata: str | Path | Mapping[str, Any], name: str | None = None,
-                          **extra: Any) -> Schema:
+    def from_sdv_metadata(
+        cls, metadata: str | Path | Mapping[str, Any], name: str | None = None, **extra: Any
+    ) -> Schema:
         """Build a schema from an SDV ``Metadata`` JSON (file path or dict).
 
         Only column sdtypes are read; SDV's detected min/max or category lists
@@ -358,9 +364,7 @@ class Schema:
                 continue  # identifiers are not modelled; generators fill them after sampling
             else:
                 columns[col] = {"sdtype": "categorical"}
-        return Metadata.load_from_dict(
-            {"tables": {self.name: {"columns": columns}}, "METADATA_SPEC_VERSION": "V1"}
-        )
+        return Metadata.load_from_dict({"tables": {self.name: {"columns": columns}}, "METADATA_SPEC_VERSION": "V1"})
 
 
 def _category_str(v: Any) -> str:

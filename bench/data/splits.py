@@ -30,8 +30,15 @@ class Splits:
         return {"train": len(self.train), "holdout": len(self.holdout), "reference": len(self.reference)}
 
 
-def make_splits(frame: pd.DataFrame, schema: Schema, *, train: float = 0.6, holdout: float = 0.2,
-                reference: float = 0.2, seed: int = 0) -> Splits:
+def make_splits(
+    frame: pd.DataFrame,
+    schema: Schema,
+    *,
+    train: float = 0.6,
+    holdout: float = 0.2,
+    reference: float = 0.2,
+    seed: int = 0,
+) -> Splits:
     """Split ``frame`` into train/holdout/reference, stratified on the target.
 
     Args:
@@ -57,11 +64,9 @@ def make_splits(frame: pd.DataFrame, schema: Schema, *, train: float = 0.6, hold
         )
     strat = _stratifier(frame, schema)
     rest_frac = holdout + reference
-    tr, rest = train_test_split(frame, test_size=rest_frac, random_state=seed,
-                                stratify=strat)
+    tr, rest = train_test_split(frame, test_size=rest_frac, random_state=seed, stratify=strat)
     strat_rest = _stratifier(rest, schema)
-    ho, ref = train_test_split(rest, test_size=reference / rest_frac, random_state=seed + 1,
-                               stratify=strat_rest)
+    ho, ref = train_test_split(rest, test_size=reference / rest_frac, random_state=seed + 1, stratify=strat_rest)
     return Splits(train=tr.sort_index(), holdout=ho.sort_index(), reference=ref.sort_index())
 
 

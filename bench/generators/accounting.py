@@ -47,8 +47,10 @@ from bench.errors import ConfigError
 NEIGHBOURING = "replace-one"
 ACCOUNTANT = "pld"
 PLD_MAX_EPSILON = 1000.0
-DELTA_RATIONALE = ("1/n^2: (epsilon, delta)-DP allows a mechanism that publishes each record with probability "
-                   "delta; n*delta = 1/n is the expected number published")
+DELTA_RATIONALE = (
+    "1/n^2: (epsilon, delta)-DP allows a mechanism that publishes each record with probability "
+    "delta; n*delta = 1/n is the expected number published"
+)
 PURE_DELTA_RATIONALE = "0: pure epsilon-DP (Laplace and exponential mechanisms), no delta"
 TUNED_HERE = "tuning: hyperparameters chosen on this dataset"
 
@@ -61,8 +63,10 @@ def default_delta(n: int) -> float:
 def check_tuned_on(tuned_on: object) -> str:
     """``tuned_on`` as a non-empty string (``"none"`` = defaults from the literature); ConfigError otherwise."""
     if not isinstance(tuned_on, str) or not tuned_on.strip():
-        raise ConfigError("generator.tuned_on must name the dataset the hyperparameters were chosen on "
-                          f"(or 'none' for defaults from the literature), got {tuned_on!r}")
+        raise ConfigError(
+            "generator.tuned_on must name the dataset the hyperparameters were chosen on "
+            f"(or 'none' for defaults from the literature), got {tuned_on!r}"
+        )
     return tuned_on.strip()
 
 
@@ -92,12 +96,15 @@ def _gaussian_pld(noise_multiplier: float, sample_rate: float, steps: int):
     from dp_accounting.pld import privacy_loss_distribution as pld
 
     return pld.from_gaussian_mechanism(
-        standard_deviation=float(noise_multiplier), sampling_prob=float(sample_rate),
-        neighboring_relation=privacy_accountant.NeighboringRelation.REPLACE_ONE).self_compose(int(steps))
+        standard_deviation=float(noise_multiplier),
+        sampling_prob=float(sample_rate),
+        neighboring_relation=privacy_accountant.NeighboringRelation.REPLACE_ONE,
+    ).self_compose(int(steps))
 
 
-def replace_one_epsilon(noise_multiplier: float, sample_rate: float, steps: int, delta: float,
-                        pure_epsilons: Sequence[float] = ()) -> float:
+def replace_one_epsilon(
+    noise_multiplier: float, sample_rate: float, steps: int, delta: float, pure_epsilons: Sequence[float] = ()
+) -> float:
     """Epsilon at ``delta`` of DP-SGD (and pure-epsilon releases) under replace-one neighbours.
 
     Args:
@@ -125,8 +132,14 @@ def replace_one_epsilon(noise_multiplier: float, sample_rate: float, steps: int,
 
 
 @functools.lru_cache(maxsize=256)
-def calibrate_noise_multiplier(target_epsilon: float, delta: float, sample_rate: float, steps: int,
-                               pure_epsilons: tuple[float, ...] = (), rel_tol: float = 1e-3) -> float:
+def calibrate_noise_multiplier(
+    target_epsilon: float,
+    delta: float,
+    sample_rate: float,
+    steps: int,
+    pure_epsilons: tuple[float, ...] = (),
+    rel_tol: float = 1e-3,
+) -> float:
     """The smallest sigma (to ``rel_tol``) whose :func:`replace_one_epsilon` is at most ``target_epsilon``.
 
     Bisection on log sigma; the returned sigma is the upper end of the final
@@ -139,13 +152,16 @@ def calibrate_noise_multiplier(target_epsilon: float, delta: float, sample_rate:
         ValueError: the pure releases alone spend the target (no sigma helps),
             or no sigma up to 1e6 meets it.
     """
+
     def eps(sigma: float) -> float:
         return replace_one_epsilon(sigma, sample_rate, steps, delta, pure_epsilons)
 
     floor = replace_one_epsilon(1.0, sample_rate, 0, delta, pure_epsilons)  # the pure releases alone
     if floor >= target_epsilon:
-        raise ValueError(f"the pure-epsilon releases {list(pure_epsilons)} alone spend epsilon {floor:.4g} "
-                         f">= the target {target_epsilon:g}")
+        raise ValueError(
+            f"the pure-epsilon releases {list(pure_epsilons)} alone spend epsilon {floor:.4g} "
+            f">= the target {target_epsilon:g}"
+        )
     hi = 1.0
     while eps(hi) > target_epsilon:
         hi *= 2.0
@@ -178,6 +194,18 @@ def poisson_schedule(n: int, batch_size: int, epochs: int) -> tuple[float, int, 
     return q, per_epoch, e * per_epoch
 
 
-__all__ = ["ACCOUNTANT", "DELTA_RATIONALE", "NEIGHBOURING", "PLD_MAX_EPSILON", "PURE_DELTA_RATIONALE", "TUNED_HERE",
-           "accountant_label", "calibrate_noise_multiplier", "check_tuned_on", "default_delta", "poisson_schedule",
-           "replace_one_epsilon", "tuning_scope"]
+__all__ = [
+    "ACCOUNTANT",
+    "DELTA_RATIONALE",
+    "NEIGHBOURING",
+    "PLD_MAX_EPSILON",
+    "PURE_DELTA_RATIONALE",
+    "TUNED_HERE",
+    "accountant_label",
+    "calibrate_noise_multiplier",
+    "check_tuned_on",
+    "default_delta",
+    "poisson_schedule",
+    "replace_one_epsilon",
+    "tuning_scope",
+]

@@ -185,8 +185,9 @@ def check_output(synthetic: pd.DataFrame, n: int, schema: Schema, generator: str
             column that is entirely NaN while the schema expects values.
     """
     if not isinstance(synthetic, pd.DataFrame):
-        raise GeneratorOutputError(f"generator {generator!r} returned {type(synthetic).__name__}, "
-                                   "expected a pandas DataFrame")
+        raise GeneratorOutputError(
+            f"generator {generator!r} returned {type(synthetic).__name__}, expected a pandas DataFrame"
+        )
     if len(synthetic) != n:
         raise GeneratorOutputError(f"generator {generator!r} returned {len(synthetic)} rows, asked for {n}")
     missing = [c for c in schema.columns if c not in synthetic.columns]
@@ -204,5 +205,6 @@ def check_output(synthetic: pd.DataFrame, n: int, schema: Schema, generator: str
 def _init_arguments(cls: type) -> list[str]:
     """Names of ``cls.__init__``'s explicit arguments (``self`` and ``*args``/``**kwargs`` excluded)."""
     sig = inspect.signature(cls.__init__)
-    return [p.name for p in sig.parameters.values()
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    return [
+        p.name for p in sig.parameters.values() if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]

@@ -108,8 +108,7 @@ class IndependentGenerator(BaseGenerator):
         self.values_ = {c: train[c].to_numpy() for c in train.columns}
 
     def _sample(self, n: int) -> pd.DataFrame:
-        return pd.DataFrame({c: v[self.rng_.integers(0, len(v), size=n)]
-                             for c, v in self.values_.items()})
+        return pd.DataFrame({c: v[self.rng_.integers(0, len(v), size=n)] for c, v in self.values_.items()})
 
 
 class FakerGenerator(BaseGenerator):
@@ -143,8 +142,7 @@ class FakerGenerator(BaseGenerator):
             s = train[col]
             if kind == "numerical":
                 lo, hi = sch.bounds.get(col, (float(s.min()), float(s.max())))
-                is_int = pd.api.types.is_integer_dtype(s) or bool(
-                    np.all(np.mod(s.dropna().to_numpy(float), 1) == 0))
+                is_int = pd.api.types.is_integer_dtype(s) or bool(np.all(np.mod(s.dropna().to_numpy(float), 1) == 0))
                 self.spec_[col] = ("int", int(np.ceil(lo)), int(np.floor(hi))) if is_int else ("float", lo, hi)
             elif kind in ("categorical", "boolean"):
                 dom = sch.domains.get(col) or sorted(s.dropna().astype(str).unique())

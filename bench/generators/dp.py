@@ -15,5 +15,11 @@ from bench.generators.dp_base import ACCOUNTANTS, GRAD_SAMPLE_MODES, DPGenerator
 from bench.generators.dp_ctgan import DPCTGANGenerator
 from bench.generators.dp_tvae import DPTVAEGenerator
 
-__all__ = ["ACCOUNTANTS", "GRAD_SAMPLE_MODES", "DPCTGANGenerator", "DPGeneratorBase", "DPTVAEGenerator",
-           "PublicTransformer"]
+__all__ = [
+    "ACCOUNTANTS",
+    "GRAD_SAMPLE_MODES",
+    "DPCTGANGenerator",
+    "DPGeneratorBase",
+    "DPTVAEGenerator",
+    "PublicTransformer",
+]

@@ -102,13 +102,13 @@ class _ColumnCode:
     """How one column is encoded (all fields are public knowledge or DP releases)."""
 
     name: str
-    kind: str                       # "numerical" | "categorical"
+    kind: str  # "numerical" | "categorical"
     low: float = 0.0
     high: float = 1.0
     n_bins: int = 0
     integer: bool = False
     categories: list[str] = field(default_factory=list)
-    source: str = "schema"          # "schema", "dp" (released bounds) or "data" (the non-private shortcut)
+    source: str = "schema"  # "schema", "dp" (released bounds) or "data" (the non-private shortcut)
     nullable: bool = False
 
     @property
@@ -191,7 +191,8 @@ class PublicTransformer:
             if kind == "datetime":
                 raise SchemaError(
                     f"column {col!r} is a datetime; the DP generators model numerical and categorical "
-                    "columns only (declare it numerical with public bounds, or drop it)")
+                    "columns only (declare it numerical with public bounds, or drop it)"
+                )
             nullable = col in schema.nullable
             if kind == "numerical":
                 given = bounds.bounds if bounds is not None else schema.bounds
@@ -199,15 +200,27 @@ class PublicTransformer:
                     raise SchemaError(
                         f"numerical column {col!r} has no bounds: declare dataset.schema.bounds.{col} (public, "
                         f"cited) or dataset.schema.dp_bounds.{col} (a coarse range for a DP release) and build "
-                        "the bounds with bench.generators.dp_bounds.resolve_bounds")
+                        "the bounds with bench.generators.dp_bounds.resolve_bounds"
+                    )
                 lo, hi = given[col]
                 source = "data" if col in self.data_dependent else "dp" if col in released else "schema"
-                codes.append(_ColumnCode(col, "numerical", float(lo), float(hi), int(self.n_bins),
-                                         col in schema.integers, source=source, nullable=nullable))
+                codes.append(
+                    _ColumnCode(
+                        col,
+                        "numerical",
+                        float(lo),
+                        float(hi),
+                        int(self.n_bins),
+                        col in schema.integers,
+                        source=source,
+                        nullable=nullable,
+                    )
+                )
             else:  # categorical / boolean
                 if col in schema.domains:
-                    codes.append(_ColumnCode(col, "categorical", categories=list(schema.domains[col]),
-                                             nullable=nullable))
+                    codes.append(
+                        _ColumnCode(col, "categorical", categories=list(schema.domains[col]), nullable=nullable)
+                    )
                 elif kind == "boolean":
                     codes.append(_ColumnCode(col, "categorical", categories=["False", "True"], nullable=nullable))
                 elif self.allow_data_bounds:
@@ -219,7 +232,8 @@ class PublicTransformer:
                         f"categorical column {col!r} has no public domain in the schema "
                         f"(dataset.schema.domains.{col}: [...]); a DP generator cannot list its "
                         "categories from the training rows without spending budget. Declare it, or pass "
-                        "generator.allow_data_bounds=true (non-private: the run's scope will say so)")
+                        "generator.allow_data_bounds=true (non-private: the run's scope will say so)"
+                    )
         if not codes:
             raise SchemaError("the schema has no numerical or categorical column to model")
         self.codes_ = codes
@@ -229,14 +243,25 @@ class PublicTransformer:
 
     def state(self) -> list[dict[str, Any]]:
         """Everything the fitted encoding holds, as plain data (for audits and tests)."""
-        return [dict(name=c.name, kind=c.kind, low=c.low, high=c.high, n_bins=c.n_bins,
-                     integer=c.integer, categories=list(c.categories), source=c.source, nullable=c.nullable)
-                for c in self.codes_]
+        return [
+            dict(
+                name=c.name,
+                kind=c.kind,
+                low=c.low,
+                high=c.high,
+                n_bins=c.n_bins,
+                integer=c.integer,
+                categories=list(c.categories),
+                source=c.source,
+                nullable=c.nullable,
+            )
+            for c in self.codes_
+        ]
 
     def missing_positions(self) -> list[int]:
         """Positions in the encoding of the missing slot of every non-nullable column (never sampled)."""
         out = []
-        for (i, st, _ed) in self.softmax_spans():
+        for i, st, _ed in self.softmax_spans():
             c = self.codes_[i]
             if not c.nullable:
                 out.append(st + c.missing_slot)
@@ -264,8 +289,9 @@ class PublicTransformer:
             else:
                 index = {k: i for i, k in enumerate(c.categories)}
                 unknown = len(c.categories)
-                codes = np.array([index.get(x, unknown) if isinstance(x, str) else unknown
-                                  for x in s.to_numpy()], dtype=int)
+                codes = np.array(
+                    [index.get(x, unknown) if isinstance(x, str) else unknown for x in s.to_numpy()], dtype=int
+                )
                 onehot = np.zeros((n, unknown + 1), dtype=np.float32)
                 onehot[np.arange(n), codes] = 1.0
                 blocks.append(onehot)
@@ -376,7 +402,7 @@ def shuffled_batches(n: int, batch_size: int, steps: int):
         for i in range(0, n, batch_size):
             if done >= steps:
                 return
-            yield perm[i:i + batch_size]
+            yield perm[i : i + batch_size]
             done += 1
 
 
@@ -431,10 +457,21 @@ class DPTraining:
         return replace_one_epsilon(self.noise_multiplier, self.sample_rate, k, self.delta, self.pure_epsilons)
 
 
-def make_dp_training(*, module: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
-                     batch_size: int, epochs: int, target_epsilon: float, target_delta: float,
-                     max_grad_norm: float, grad_sample_mode: str, noise: NoiseSource,
-                     pure_epsilons: tuple[float, ...] = (), criterion: Any = None) -> DPTraining:
+def make_dp_training(
+    *,
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    batch_size: int,
+    epochs: int,
+    target_epsilon: float,
+    target_delta: float,
+    max_grad_norm: float,
+    grad_sample_mode: str,
+    noise: NoiseSource,
+    pure_epsilons: tuple[float, ...] = (),
+    criterion: Any = None,
+) -> DPTraining:
     """Make ``module``/``optimizer`` private, calibrated to a replace-one budget.
 
     Sampling rate ``q = min(1, batch_size / n)``, ``ceil(n / batch_size)``
@@ -463,18 +500,25 @@ def make_dp_training(*, module: nn.Module, optimizer: torch.optim.Optimizer, x: 
     n = int(x.shape[0])
     q, per_epoch, total = poisson_schedule(n, batch_size, epochs)
     try:
-        sigma = calibrate_noise_multiplier(float(target_epsilon), float(target_delta), q, total,
-                                           tuple(float(e) for e in pure_epsilons))
+        sigma = calibrate_noise_multiplier(
+            float(target_epsilon), float(target_delta), q, total, tuple(float(e) for e in pure_epsilons)
+        )
     except ValueError as exc:
         raise ConfigError(
             f"generator.epsilon={target_epsilon} cannot be reached with delta={target_delta:.3g}, "
-            f"{epochs} epochs and sample rate {q:.4g} ({exc})") from None
-    loader = DataLoader(RowTensor(x), batch_sampler=PoissonBatches(n, q, total, noise),
-                        collate_fn=_identity_collate)
+            f"{epochs} epochs and sample rate {q:.4g} ({exc})"
+        ) from None
+    loader = DataLoader(RowTensor(x), batch_sampler=PoissonBatches(n, q, total, noise), collate_fn=_identity_collate)
     engine = PrivacyEngine(accountant="rdp", secure_mode=False)  # its accountant and RNG are not used
-    kw: dict[str, Any] = dict(module=module, optimizer=optimizer, data_loader=loader, noise_multiplier=sigma,
-                              max_grad_norm=float(max_grad_norm), poisson_sampling=False,
-                              grad_sample_mode="hooks" if grad_sample_mode == "functorch" else grad_sample_mode)
+    kw: dict[str, Any] = dict(
+        module=module,
+        optimizer=optimizer,
+        data_loader=loader,
+        noise_multiplier=sigma,
+        max_grad_norm=float(max_grad_norm),
+        poisson_sampling=False,
+        grad_sample_mode="hooks" if grad_sample_mode == "functorch" else grad_sample_mode,
+    )
     if grad_sample_mode == "functorch":
         kw["force_functorch"] = True
     if grad_sample_mode == "ghost":
@@ -484,9 +528,19 @@ def make_dp_training(*, module: nn.Module, optimizer: torch.optim.Optimizer, x: 
         module, optimizer, loader = engine.make_private(**kw)
         criterion = None
     optimizer.expected_batch_size = q * n  # Opacus set int(n / len(loader)); averaging uses the Poisson mean
-    optimizer.step_hook = None             # detach Opacus' accountant (it would record rate 1 / len(loader))
-    training = DPTraining(module, optimizer, loader, criterion, float(sigma), q, per_epoch, total,
-                          float(target_delta), tuple(float(e) for e in pure_epsilons))
+    optimizer.step_hook = None  # detach Opacus' accountant (it would record rate 1 / len(loader))
+    training = DPTraining(
+        module,
+        optimizer,
+        loader,
+        criterion,
+        float(sigma),
+        q,
+        per_epoch,
+        total,
+        float(target_delta),
+        tuple(float(e) for e in pure_epsilons),
+    )
     attach_noise(optimizer, noise, training.steps_run)
     return training
 
@@ -538,12 +592,24 @@ class DPGeneratorBase(BaseGenerator):
             ``secure_mode``) the noise.
     """
 
-    def __init__(self, epsilon: float = 1.0, delta: float | None = None, epochs: int = 50,
-                 batch_size: int = 500, max_grad_norm: float = 1.0, accountant: str = ACCOUNTANT,
-                 grad_sample_mode: str = "ghost", n_bins: int = 10, allow_data_bounds: bool = False,
-                 bounds_epsilon_fraction: float = DEFAULT_FRACTION, bounds_quantiles=DEFAULT_QUANTILES,
-                 secure_mode: bool = False, tuned_on: str = "none", verbose: bool = True,
-                 random_state: int | None = None) -> None:
+    def __init__(
+        self,
+        epsilon: float = 1.0,
+        delta: float | None = None,
+        epochs: int = 50,
+        batch_size: int = 500,
+        max_grad_norm: float = 1.0,
+        accountant: str = ACCOUNTANT,
+        grad_sample_mode: str = "ghost",
+        n_bins: int = 10,
+        allow_data_bounds: bool = False,
+        bounds_epsilon_fraction: float = DEFAULT_FRACTION,
+        bounds_quantiles=DEFAULT_QUANTILES,
+        secure_mode: bool = False,
+        tuned_on: str = "none",
+        verbose: bool = True,
+        random_state: int | None = None,
+    ) -> None:
         super().__init__(random_state=random_state)
         self.epsilon = epsilon
         self.delta = delta
@@ -578,17 +644,20 @@ class DPGeneratorBase(BaseGenerator):
                 f"generator.accountant={self.accountant!r}: tailbench states epsilon under replace-one neighbours "
                 "(n is public: the synthetic table has n rows), and Opacus' prv/rdp accountants only account "
                 "add/remove-one; use accountant=pld (Google dp-accounting's PLD accountant, which takes the "
-                "neighbouring relation as a parameter)")
+                "neighbouring relation as a parameter)"
+            )
         if self.accountant not in ACCOUNTANTS:
             raise ConfigError(f"generator.accountant={self.accountant!r}; use one of {', '.join(ACCOUNTANTS)}")
         if math.isfinite(eps) and eps > PLD_MAX_EPSILON:
             raise ConfigError(
                 f"generator.epsilon={eps:g}: the PLD accountant's discretisation grows with epsilon (epsilon 1000 "
                 f"took 75 s and 1.9 GB to calibrate, epsilon 10000 needed more than 8 GB); use epsilon <= "
-                f"{PLD_MAX_EPSILON:g}, or epsilon=inf for the non-private reference")
+                f"{PLD_MAX_EPSILON:g}, or epsilon=inf for the non-private reference"
+            )
         if self.grad_sample_mode not in GRAD_SAMPLE_MODES:
-            raise ConfigError(f"generator.grad_sample_mode={self.grad_sample_mode!r}; "
-                              f"use one of {', '.join(GRAD_SAMPLE_MODES)}")
+            raise ConfigError(
+                f"generator.grad_sample_mode={self.grad_sample_mode!r}; use one of {', '.join(GRAD_SAMPLE_MODES)}"
+            )
         for key in ("epochs", "batch_size"):
             v = getattr(self, key)
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
@@ -616,7 +685,8 @@ class DPGeneratorBase(BaseGenerator):
             raise ConfigError(
                 f"generator.delta={delta:.3g} must be in (0, 1/n_train) = (0, {1.0 / n_train:.3g}) for "
                 f"n_train={n_train} (a delta of 1/n allows releasing a whole record); default is "
-                f"1/n_train^2 = {default_delta(n_train):.3g}")
+                f"1/n_train^2 = {default_delta(n_train):.3g}"
+            )
         self.epsilon_ = eps
         self.delta_ = delta
         self.private_ = math.isfinite(eps)
@@ -628,8 +698,14 @@ class DPGeneratorBase(BaseGenerator):
         check_public_schema(sch, self.name, allow_data_bounds=self.allow_data_bounds)
         eps_b = self.bounds_fraction_ * self.epsilon_ if (self.private_ and needs_release(sch)) else 0.0
         self.bounds_epsilon_ = eps_b
-        self.bounds_ = resolve_bounds(train, sch, epsilon=eps_b if self.private_ else math.inf, noise=self.noise_,
-                                      quantiles=self.bounds_quantiles, allow_data_bounds=self.allow_data_bounds)
+        self.bounds_ = resolve_bounds(
+            train,
+            sch,
+            epsilon=eps_b if self.private_ else math.inf,
+            noise=self.noise_,
+            quantiles=self.bounds_quantiles,
+            allow_data_bounds=self.allow_data_bounds,
+        )
         self.transformer_ = PublicTransformer(n_bins=self.n_bins, allow_data_bounds=self.allow_data_bounds)
         self.transformer_.fit(train, sch, bounds=self.bounds_)
         self.id_columns_ = [c for c in train.columns if sch.columns.get(c) == "id"]
@@ -669,18 +745,26 @@ class DPGeneratorBase(BaseGenerator):
         dd = self.transformer_.data_dependent
         if dd:
             scope.append("preprocessing:data-bounds(" + ",".join(dd) + ")")
-            outside.append("preprocessing: bounds/domains of " + ", ".join(dd) +
-                           " read from the training rows (allow_data_bounds)")
+            outside.append(
+                "preprocessing: bounds/domains of " + ", ".join(dd) + " read from the training rows (allow_data_bounds)"
+            )
         else:
             scope.append("preprocessing:public-schema")
         if self.bounds_.released:
-            scope.append(f"bounds:exponential-mechanism({','.join(self.bounds_.released)}; "
-                         f"epsilon={self.bounds_epsilon_:.4g})")
-        scope += ["output-format:public-schema(integers,nullable)", "sampling:poisson", "stopping:fixed-epochs",
-                  "selection:none"]
+            scope.append(
+                f"bounds:exponential-mechanism({','.join(self.bounds_.released)}; epsilon={self.bounds_epsilon_:.4g})"
+            )
+        scope += [
+            "output-format:public-schema(integers,nullable)",
+            "sampling:poisson",
+            "stopping:fixed-epochs",
+            "selection:none",
+        ]
         if self.noise_.kind == "seeded":
-            notes.append("seeded noise and Poisson masks: reproducible for benchmarking; the guarantee holds only "
-                         "for someone who does not know the seed (written to run.json)")
+            notes.append(
+                "seeded noise and Poisson masks: reproducible for benchmarking; the guarantee holds only "
+                "for someone who does not know the seed (written to run.json)"
+            )
         notes.append("textbook floating-point Gaussian/Laplace/Gumbel samplers (not snapped or discrete, Mironov 2012)")
         outside += tuning_scope(self.tuned_on_, self.schema_.name)[1]
         return scope, notes, outside
@@ -697,18 +781,36 @@ class DPGeneratorBase(BaseGenerator):
         tuning, _ = tuning_scope(self.tuned_on_, self.schema_.name)
         common = dict(neighbouring=NEIGHBOURING, bounds_source=self.bounds_.describe(), tuning_source=tuning)
         if not self.private_:
-            return PrivacySpent(epsilon=math.inf, delta=None, accountant="none",
-                                scope=["no-noise: epsilon=inf, no privacy guarantee"], full_scope=False,
-                                notes=[NO_NOISE_NOTE],
-                                delta_rationale="none: no guarantee is claimed", rng="none: no noise",
-                                outside=["everything: epsilon=inf trains without noise"] + outside, **common)
+            return PrivacySpent(
+                epsilon=math.inf,
+                delta=None,
+                accountant="none",
+                scope=["no-noise: epsilon=inf, no privacy guarantee"],
+                full_scope=False,
+                notes=[NO_NOISE_NOTE],
+                delta_rationale="none: no guarantee is claimed",
+                rng="none: no noise",
+                outside=["everything: epsilon=inf trains without noise"] + outside,
+                **common,
+            )
         t = self.training_
-        notes.append(f"noise multiplier {t.noise_multiplier:.4g}, sample rate {t.sample_rate:.4g}, "
-                     f"{t.steps_run[0]} steps, max_grad_norm {float(self.max_grad_norm):g}")
+        notes.append(
+            f"noise multiplier {t.noise_multiplier:.4g}, sample rate {t.sample_rate:.4g}, "
+            f"{t.steps_run[0]} steps, max_grad_norm {float(self.max_grad_norm):g}"
+        )
         rationale = DELTA_RATIONALE if self.delta is None else f"user-set delta={self.delta_:.3g} (< 1/n)"
-        return PrivacySpent(epsilon=float(self.spent_epsilon_), delta=self.delta_, accountant=accountant_label(),
-                            scope=scope, full_scope=not outside, notes=notes, delta_rationale=rationale,
-                            rng=self.noise_.describe(), outside=outside, **common)
+        return PrivacySpent(
+            epsilon=float(self.spent_epsilon_),
+            delta=self.delta_,
+            accountant=accountant_label(),
+            scope=scope,
+            full_scope=not outside,
+            notes=notes,
+            delta_rationale=rationale,
+            rng=self.noise_.describe(),
+            outside=outside,
+            **common,
+        )
 
     def _finish_accounting(self) -> None:
         t = self.training_
@@ -716,8 +818,10 @@ class DPGeneratorBase(BaseGenerator):
             raise RuntimeError(f"{self.name}: {t.steps_run[0]} noisy steps ran, calibrated for {t.total_steps}")
         self.spent_epsilon_ = t.epsilon()
         if self.spent_epsilon_ > self.epsilon_ * (1 + 1e-9):  # pragma: no cover - guard
-            raise RuntimeError(f"{self.name}: spent epsilon {self.spent_epsilon_:.4f} exceeds the target "
-                               f"{self.epsilon_:g}; refusing to report a violated budget")
+            raise RuntimeError(
+                f"{self.name}: spent epsilon {self.spent_epsilon_:.4f} exceeds the target "
+                f"{self.epsilon_:g}; refusing to report a violated budget"
+            )
 
     # ----------------------------------------------------------- sampling
     def _torch_generator(self) -> torch.Generator:

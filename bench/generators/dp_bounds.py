@@ -93,8 +93,9 @@ def quantile_utility(values: np.ndarray, n: int, q: float, side: str, grid: np.n
     return -np.abs((len(v) - np.searchsorted(v, grid, side="right")) - (1.0 - q) * n)
 
 
-def release_quantile(values: np.ndarray, n: int, q: float, side: str, grid: np.ndarray, epsilon: float,
-                     noise: NoiseSource | None) -> float:
+def release_quantile(
+    values: np.ndarray, n: int, q: float, side: str, grid: np.ndarray, epsilon: float, noise: NoiseSource | None
+) -> float:
     """One bound released with the exponential mechanism (see the module docstring).
 
     Args:
@@ -221,23 +222,38 @@ def check_public_schema(schema: Any, generator: str, allow_data_bounds: bool = F
         elif allow_data_bounds:
             continue
         elif kind == "numerical" and col not in schema.bounds and col not in schema.dp_bounds:
-            problems.append(f"  {col}: no public bounds (dataset.schema.bounds.{col}: [low, high] with a citation "
-                            f"in bounds_source, or dataset.schema.dp_bounds.{col}: a coarse public range to release "
-                            "them in with DP)")
+            problems.append(
+                f"  {col}: no public bounds (dataset.schema.bounds.{col}: [low, high] with a citation "
+                f"in bounds_source, or dataset.schema.dp_bounds.{col}: a coarse public range to release "
+                "them in with DP)"
+            )
         elif kind == "categorical" and col not in schema.domains:
             problems.append(f"  {col}: no public domain (dataset.schema.domains.{col}: [category, ...])")
     if problems:
-        fix = "" if allow_data_bounds else (
-            "\nA DP generator cannot read them from the training rows without spending budget; declare them, or "
-            "pass generator.allow_data_bounds=true where the generator supports it (non-private: the run's "
-            "scope will say so).")
-        raise SchemaError(f"{generator} needs public metadata for {len(problems)} column(s):\n"
-                          + "\n".join(problems) + fix)
+        fix = (
+            ""
+            if allow_data_bounds
+            else (
+                "\nA DP generator cannot read them from the training rows without spending budget; declare them, or "
+                "pass generator.allow_data_bounds=true where the generator supports it (non-private: the run's "
+                "scope will say so)."
+            )
+        )
+        raise SchemaError(
+            f"{generator} needs public metadata for {len(problems)} column(s):\n" + "\n".join(problems) + fix
+        )
 
 
-def resolve_bounds(train: pd.DataFrame, schema: Any, *, epsilon: float, noise: NoiseSource | None,
-                   quantiles: Any = DEFAULT_QUANTILES, grid_size: int = GRID_SIZE,
-                   allow_data_bounds: bool = False) -> BoundsRelease:
+def resolve_bounds(
+    train: pd.DataFrame,
+    schema: Any,
+    *,
+    epsilon: float,
+    noise: NoiseSource | None,
+    quantiles: Any = DEFAULT_QUANTILES,
+    grid_size: int = GRID_SIZE,
+    allow_data_bounds: bool = False,
+) -> BoundsRelease:
     """Bounds of every numerical column: public, DP-released, or (opt-in) read from the rows.
 
     Args:
@@ -287,9 +303,11 @@ def resolve_bounds(train: pd.DataFrame, schema: Any, *, epsilon: float, noise: N
                 out.epsilons += [each, each]
             cite = schema.bounds_source.get(col, "no citation given")
             spent = f"epsilon {2 * each:.4g}" if math.isfinite(epsilon) else "no noise (epsilon=inf)"
-            out.sources[col] = (f"DP release: quantiles {q_lo:g}/{q_hi:g} by the exponential mechanism "
-                                f"({spent}) over {grid_size} candidates in the coarse public range "
-                                f"[{lo_c:g}, {hi_c:g}] ({cite})")
+            out.sources[col] = (
+                f"DP release: quantiles {q_lo:g}/{q_hi:g} by the exponential mechanism "
+                f"({spent}) over {grid_size} candidates in the coarse public range "
+                f"[{lo_c:g}, {hi_c:g}] ({cite})"
+            )
         elif allow_data_bounds:
             vals = pd.to_numeric(train[col], errors="coerce").dropna()
             lo, hi = (float(vals.min()), float(vals.max())) if len(vals) else (0.0, 1.0)
@@ -302,10 +320,23 @@ def resolve_bounds(train: pd.DataFrame, schema: Any, *, epsilon: float, noise: N
                 f"(dataset.schema.bounds.{col}: [low, high] with a citation in bounds_source, or "
                 f"dataset.schema.dp_bounds.{col}: a coarse public range to release the bounds in with DP); "
                 "a DP generator cannot take them from the training rows without spending budget. Declare them, "
-                "or pass generator.allow_data_bounds=true (non-private: the run's scope will say so)")
+                "or pass generator.allow_data_bounds=true (non-private: the run's scope will say so)"
+            )
     return out
 
 
-__all__ = ["DEFAULT_FRACTION", "DEFAULT_QUANTILES", "GRID_SIZE", "BoundsRelease", "candidate_grid",
-           "check_fraction", "check_public_schema", "check_quantiles", "needs_release", "numeric_output", "quantile_utility", "release_quantile",
-           "resolve_bounds"]
+__all__ = [
+    "DEFAULT_FRACTION",
+    "DEFAULT_QUANTILES",
+    "GRID_SIZE",
+    "BoundsRelease",
+    "candidate_grid",
+    "check_fraction",
+    "check_public_schema",
+    "check_quantiles",
+    "needs_release",
+    "numeric_output",
+    "quantile_utility",
+    "release_quantile",
+    "resolve_bounds",
+]

@@ -94,20 +94,50 @@ class DPCTGANGenerator(DPGeneratorBase):
 
     name = "dp_ctgan"
 
-    def __init__(self, epsilon: float = 1.0, delta: float | None = None, epochs: int = 50,
-                 batch_size: int = 250, max_grad_norm: float = 1.0, accountant: str = "pld",
-                 grad_sample_mode: str = "ghost", n_bins: int = 10, allow_data_bounds: bool = False,
-                 bounds_epsilon_fraction: float = DEFAULT_FRACTION, bounds_quantiles=DEFAULT_QUANTILES,
-                 embedding_dim: int = 128, generator_dim=(256, 256), discriminator_dim=(256, 256),
-                 generator_lr: float = 1e-3, discriminator_lr: float = 1e-3, generator_decay: float = 1e-6,
-                 discriminator_decay: float = 1e-6, conditional: bool = True,
-                 cond_epsilon_fraction: float = 0.1, secure_mode: bool = False, tuned_on: str = "fair",
-                 verbose: bool = True, random_state: int | None = None) -> None:
-        super().__init__(epsilon=epsilon, delta=delta, epochs=epochs, batch_size=batch_size,
-                         max_grad_norm=max_grad_norm, accountant=accountant, grad_sample_mode=grad_sample_mode,
-                         n_bins=n_bins, allow_data_bounds=allow_data_bounds,
-                         bounds_epsilon_fraction=bounds_epsilon_fraction, bounds_quantiles=bounds_quantiles,
-                         secure_mode=secure_mode, tuned_on=tuned_on, verbose=verbose, random_state=random_state)
+    def __init__(
+        self,
+        epsilon: float = 1.0,
+        delta: float | None = None,
+        epochs: int = 50,
+        batch_size: int = 250,
+        max_grad_norm: float = 1.0,
+        accountant: str = "pld",
+        grad_sample_mode: str = "ghost",
+        n_bins: int = 10,
+        allow_data_bounds: bool = False,
+        bounds_epsilon_fraction: float = DEFAULT_FRACTION,
+        bounds_quantiles=DEFAULT_QUANTILES,
+        embedding_dim: int = 128,
+        generator_dim=(256, 256),
+        discriminator_dim=(256, 256),
+        generator_lr: float = 1e-3,
+        discriminator_lr: float = 1e-3,
+        generator_decay: float = 1e-6,
+        discriminator_decay: float = 1e-6,
+        conditional: bool = True,
+        cond_epsilon_fraction: float = 0.1,
+        secure_mode: bool = False,
+        tuned_on: str = "fair",
+        verbose: bool = True,
+        random_state: int | None = None,
+    ) -> None:
+        super().__init__(
+            epsilon=epsilon,
+            delta=delta,
+            epochs=epochs,
+            batch_size=batch_size,
+            max_grad_norm=max_grad_norm,
+            accountant=accountant,
+            grad_sample_mode=grad_sample_mode,
+            n_bins=n_bins,
+            allow_data_bounds=allow_data_bounds,
+            bounds_epsilon_fraction=bounds_epsilon_fraction,
+            bounds_quantiles=bounds_quantiles,
+            secure_mode=secure_mode,
+            tuned_on=tuned_on,
+            verbose=verbose,
+            random_state=random_state,
+        )
         self.embedding_dim = embedding_dim
         self.generator_dim = generator_dim
         self.discriminator_dim = discriminator_dim
@@ -132,10 +162,18 @@ class DPCTGANGenerator(DPGeneratorBase):
         n_opt = self.cond_dim_
         self.generator_ = Generator(int(self.embedding_dim) + n_opt, list(self.generator_dim), dim)
         disc = Discriminator(dim + n_opt, list(self.discriminator_dim), pac=1)
-        self.opt_g_ = torch.optim.Adam(self.generator_.parameters(), lr=float(self.generator_lr),
-                                       betas=(0.5, 0.9), weight_decay=float(self.generator_decay))
-        opt_d = torch.optim.Adam(disc.parameters(), lr=float(self.discriminator_lr), betas=(0.5, 0.9),
-                                 weight_decay=float(self.discriminator_decay))
+        self.opt_g_ = torch.optim.Adam(
+            self.generator_.parameters(),
+            lr=float(self.generator_lr),
+            betas=(0.5, 0.9),
+            weight_decay=float(self.generator_decay),
+        )
+        opt_d = torch.optim.Adam(
+            disc.parameters(),
+            lr=float(self.discriminator_lr),
+            betas=(0.5, 0.9),
+            weight_decay=float(self.discriminator_decay),
+        )
         self.epoch_times_: list[float] = []
         with quiet_opacus():
             if self.private_:
@@ -154,11 +192,15 @@ class DPCTGANGenerator(DPGeneratorBase):
         except (TypeError, ValueError):
             f = float("nan")
         if self.conditional and not 0 < f < 1:
-            raise ConfigError("generator.cond_epsilon_fraction must be in (0, 1) (the share of epsilon spent "
-                              f"on the category frequencies), got {self.cond_epsilon_fraction!r}")
+            raise ConfigError(
+                "generator.cond_epsilon_fraction must be in (0, 1) (the share of epsilon spent "
+                f"on the category frequencies), got {self.cond_epsilon_fraction!r}"
+            )
         if self.conditional and f + self.bounds_fraction_ >= 1:
-            raise ConfigError(f"generator.cond_epsilon_fraction ({f:g}) + generator.bounds_epsilon_fraction "
-                              f"({self.bounds_fraction_:g}) must be below 1: DP-SGD needs a share of epsilon")
+            raise ConfigError(
+                f"generator.cond_epsilon_fraction ({f:g}) + generator.bounds_epsilon_fraction "
+                f"({self.bounds_fraction_:g}) must be below 1: DP-SGD needs a share of epsilon"
+            )
 
     def _setup_conditional(self, x: torch.Tensor) -> None:
         """Conditional-vector layout and the released category frequencies.
@@ -176,8 +218,11 @@ class DPCTGANGenerator(DPGeneratorBase):
         ``epsilon=inf`` uses the exact frequencies.
         """
         codes = self.transformer_.codes_
-        spans = ([(st, ed) for i, st, ed in self.transformer_.softmax_spans() if codes[i].kind == "categorical"]
-                 if self.conditional else [])
+        spans = (
+            [(st, ed) for i, st, ed in self.transformer_.softmax_spans() if codes[i].kind == "categorical"]
+            if self.conditional
+            else []
+        )
         self._cond_spans = spans
         widths = [ed - st for st, ed in spans]
         self.cond_dim_ = int(sum(widths))
@@ -190,9 +235,15 @@ class DPCTGANGenerator(DPGeneratorBase):
             keep = np.ones(len(c.categories) + 1, dtype=bool)
             keep[c.missing_slot] = c.nullable
             keeps.append(keep)
-        self.cond_freqs_ = [torch.as_tensor(laplace_frequencies(x[:, st:ed].sum(dim=0).double().numpy(),
-                                                                self.cond_noise_scale_, self.noise_, keep=keep),
-                                            dtype=torch.float32) for (st, ed), keep in zip(spans, keeps)]
+        self.cond_freqs_ = [
+            torch.as_tensor(
+                laplace_frequencies(
+                    x[:, st:ed].sum(dim=0).double().numpy(), self.cond_noise_scale_, self.noise_, keep=keep
+                ),
+                dtype=torch.float32,
+            )
+            for (st, ed), keep in zip(spans, keeps)
+        ]
         if spans:
             self._cond_idx = torch.cat([torch.arange(st, ed) for st, ed in spans])
             self._cond_col = torch.repeat_interleave(torch.arange(len(spans)), torch.as_tensor(widths))
@@ -209,7 +260,10 @@ class DPCTGANGenerator(DPGeneratorBase):
         return real[:, self._cond_idx] * mask
 
     def _fake_cond(self, n: int, g: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(cond (n, cond_dim), column (n,), category (n,))``: a uniform column, a category from its released frequencies."""
+        """``(cond (n, cond_dim), column (n,), category (n,))``.
+
+        A uniform column, then a category from its released frequencies.
+        """
         col = torch.randint(len(self._cond_spans), (n,), generator=g)
         cats = torch.stack([torch.multinomial(f, n, replacement=True, generator=g) for f in self.cond_freqs_])
         cat = cats[col, torch.arange(n)]
@@ -270,11 +324,20 @@ class DPCTGANGenerator(DPGeneratorBase):
 
     def _fit_private(self, disc: nn.Module, opt_d, x: torch.Tensor) -> None:
         bs = max(int(self.batch_size), 2)  # BatchNorm in the generator needs 2 rows
-        training = make_dp_training(module=disc, optimizer=opt_d, x=x, batch_size=int(self.batch_size),
-                                    epochs=self.epochs, target_epsilon=self.epsilon_, target_delta=self.delta_,
-                                    max_grad_norm=self.max_grad_norm, grad_sample_mode=self.grad_sample_mode,
-                                    noise=self.noise_, pure_epsilons=self._pure_epsilons(),
-                                    criterion=nn.BCEWithLogitsLoss())
+        training = make_dp_training(
+            module=disc,
+            optimizer=opt_d,
+            x=x,
+            batch_size=int(self.batch_size),
+            epochs=self.epochs,
+            target_epsilon=self.epsilon_,
+            target_delta=self.delta_,
+            max_grad_norm=self.max_grad_norm,
+            grad_sample_mode=self.grad_sample_mode,
+            noise=self.noise_,
+            pure_epsilons=self._pure_epsilons(),
+            criterion=nn.BCEWithLogitsLoss(),
+        )
         self.training_ = training
         dp_disc, dp_opt = training.module, training.optimizer
 
@@ -342,12 +405,16 @@ class DPCTGANGenerator(DPGeneratorBase):
         scope, notes, outside = super()._scope()
         cond = "conditional-vector:none"  # (privacy_spent replaces the whole scope at epsilon=inf)
         if self.cond_epsilon_:
-            cond = (f"conditional-vector:laplace-frequencies(epsilon={self.cond_epsilon_:.4g}, "
-                    f"scale={self.cond_noise_scale_:.4g}=2m/epsilon_cond, {len(self._cond_spans)} columns, "
-                    "L1 sensitivity 2m under replace-one)")
-            notes.append(f"composition: the Laplace release (epsilon {self.cond_epsilon_:.4g}) and the DP bounds "
-                         "releases are (epsilon, 0)-DP events composed with DP-SGD in the PLD accountant; DP-SGD's "
-                         "noise is calibrated so that the composition meets the target")
+            cond = (
+                f"conditional-vector:laplace-frequencies(epsilon={self.cond_epsilon_:.4g}, "
+                f"scale={self.cond_noise_scale_:.4g}=2m/epsilon_cond, {len(self._cond_spans)} columns, "
+                "L1 sensitivity 2m under replace-one)"
+            )
+            notes.append(
+                f"composition: the Laplace release (epsilon {self.cond_epsilon_:.4g}) and the DP bounds "
+                "releases are (epsilon, 0)-DP events composed with DP-SGD in the PLD accountant; DP-SGD's "
+                "noise is calibrated so that the composition meets the target"
+            )
         return ["dp-sgd:discriminator", "generator:post-processing", cond] + scope, notes, outside
 
     # ------------------------------------------------------------- sample
@@ -357,7 +424,7 @@ class DPCTGANGenerator(DPGeneratorBase):
         self.generator_.train()  # CTGAN samples with batch statistics, in batches of batch_size
         chunks = []
         with torch.no_grad():
-            for start in range(0, n, bs):
+            for _ in range(0, n, bs):
                 chunks.append(self._fake(bs, g)[1])
         raw = torch.cat(chunks)[:n]
         return self._decode(raw, g, n)

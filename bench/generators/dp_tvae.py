@@ -55,12 +55,12 @@ class TVAELoss(nn.Module):
         tanh_parts = [p for p, t in zip(parts, self.is_tanh) if t]
         if tanh_parts:
             eq = x[:, self.tanh_idx] - torch.tanh(torch.cat(tanh_parts, dim=1))
-            per = per + (eq ** 2).sum(dim=1) / (2 * self.sigma ** 2)
+            per = per + (eq**2).sum(dim=1) / (2 * self.sigma**2)
         # cross-entropy of each one-hot span: logsumexp(r_span) - r_span[target]
         lse = [torch.logsumexp(p, dim=1) for p, t in zip(parts, self.is_tanh) if not t]
         if lse:
             per = per + torch.stack(lse, dim=1).sum(dim=1) - (recon * (x * self.soft_mask)).sum(dim=1)
-        kld = -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(dim=1)
+        kld = -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(dim=1)
         per = self.factor * per + kld
         if self.reduction == "none":
             return per
@@ -77,8 +77,7 @@ class _VAE(nn.Module):
     Opacus cannot give a per-sample gradient; TVAE learns it within [0.01, 1].
     """
 
-    def __init__(self, data_dim: int, compress_dims, embedding_dim: int, decompress_dims,
-                 sigma: float) -> None:
+    def __init__(self, data_dim: int, compress_dims, embedding_dim: int, decompress_dims, sigma: float) -> None:
         super().__init__()
         from ctgan.synthesizers.tvae import Decoder, Encoder
 
@@ -140,19 +139,48 @@ class DPTVAEGenerator(DPGeneratorBase):
 
     name = "dp_tvae"
 
-    def __init__(self, epsilon: float = 1.0, delta: float | None = None, epochs: int = 200,
-                 batch_size: int = 250, max_grad_norm: float = 1.0, accountant: str = "pld",
-                 grad_sample_mode: str = "ghost", n_bins: int = 10, allow_data_bounds: bool = False,
-                 bounds_epsilon_fraction: float = DEFAULT_FRACTION, bounds_quantiles=DEFAULT_QUANTILES,
-                 embedding_dim: int = 8, compress_dims=(32,), decompress_dims=(32,),
-                 lr: float = 3e-3, l2scale: float = 1e-5, loss_factor: float = 2.0, sigma: float = 0.5,
-                 secure_mode: bool = False, tuned_on: str = "fair", verbose: bool = True,
-                 random_state: int | None = None) -> None:
-        super().__init__(epsilon=epsilon, delta=delta, epochs=epochs, batch_size=batch_size,
-                         max_grad_norm=max_grad_norm, accountant=accountant, grad_sample_mode=grad_sample_mode,
-                         n_bins=n_bins, allow_data_bounds=allow_data_bounds,
-                         bounds_epsilon_fraction=bounds_epsilon_fraction, bounds_quantiles=bounds_quantiles,
-                         secure_mode=secure_mode, tuned_on=tuned_on, verbose=verbose, random_state=random_state)
+    def __init__(
+        self,
+        epsilon: float = 1.0,
+        delta: float | None = None,
+        epochs: int = 200,
+        batch_size: int = 250,
+        max_grad_norm: float = 1.0,
+        accountant: str = "pld",
+        grad_sample_mode: str = "ghost",
+        n_bins: int = 10,
+        allow_data_bounds: bool = False,
+        bounds_epsilon_fraction: float = DEFAULT_FRACTION,
+        bounds_quantiles=DEFAULT_QUANTILES,
+        embedding_dim: int = 8,
+        compress_dims=(32,),
+        decompress_dims=(32,),
+        lr: float = 3e-3,
+        l2scale: float = 1e-5,
+        loss_factor: float = 2.0,
+        sigma: float = 0.5,
+        secure_mode: bool = False,
+        tuned_on: str = "fair",
+        verbose: bool = True,
+        random_state: int | None = None,
+    ) -> None:
+        super().__init__(
+            epsilon=epsilon,
+            delta=delta,
+            epochs=epochs,
+            batch_size=batch_size,
+            max_grad_norm=max_grad_norm,
+            accountant=accountant,
+            grad_sample_mode=grad_sample_mode,
+            n_bins=n_bins,
+            allow_data_bounds=allow_data_bounds,
+            bounds_epsilon_fraction=bounds_epsilon_fraction,
+            bounds_quantiles=bounds_quantiles,
+            secure_mode=secure_mode,
+            tuned_on=tuned_on,
+            verbose=verbose,
+            random_state=random_state,
+        )
         self.embedding_dim = embedding_dim
         self.compress_dims = compress_dims
         self.decompress_dims = decompress_dims
@@ -165,8 +193,9 @@ class DPTVAEGenerator(DPGeneratorBase):
         self._check_settings(len(train))
         x = torch.from_numpy(self._fit_transformer(train))
         tr = self.transformer_
-        vae = _VAE(tr.output_dimensions, self.compress_dims, int(self.embedding_dim), self.decompress_dims,
-                   float(self.sigma))
+        vae = _VAE(
+            tr.output_dimensions, self.compress_dims, int(self.embedding_dim), self.decompress_dims, float(self.sigma)
+        )
         params = [p for p in vae.parameters() if p.requires_grad]
         opt = torch.optim.Adam(params, lr=float(self.lr), weight_decay=float(self.l2scale))
         loss_fn = TVAELoss(tr, float(self.sigma), self.loss_factor)
@@ -180,11 +209,20 @@ class DPTVAEGenerator(DPGeneratorBase):
         self.vae_.eval()
 
     def _fit_private(self, vae, opt, loss_fn, x) -> None:
-        training = make_dp_training(module=vae, optimizer=opt, x=x, batch_size=self.batch_size,
-                                    epochs=self.epochs, target_epsilon=self.epsilon_, target_delta=self.delta_,
-                                    max_grad_norm=self.max_grad_norm, grad_sample_mode=self.grad_sample_mode,
-                                    noise=self.noise_, pure_epsilons=self._pure_epsilons(),
-                                    criterion=TVAELoss(self.transformer_, float(self.sigma), self.loss_factor))
+        training = make_dp_training(
+            module=vae,
+            optimizer=opt,
+            x=x,
+            batch_size=self.batch_size,
+            epochs=self.epochs,
+            target_epsilon=self.epsilon_,
+            target_delta=self.delta_,
+            max_grad_norm=self.max_grad_norm,
+            grad_sample_mode=self.grad_sample_mode,
+            noise=self.noise_,
+            pure_epsilons=self._pure_epsilons(),
+            criterion=TVAELoss(self.transformer_, float(self.sigma), self.loss_factor),
+        )
         self.training_ = training
         model, dp_opt = training.module, training.optimizer
         model.train()
@@ -229,6 +267,7 @@ class DPTVAEGenerator(DPGeneratorBase):
     def _scope(self):
         scope, notes, outside = super()._scope()
         return ["dp-sgd:encoder+decoder"] + scope, notes, outside
+
     def _sample(self, n: int) -> pd.DataFrame:
         g = self._torch_generator()
         dec = self.vae_.decoder

@@ -66,8 +66,9 @@ from bench.generators.dp_bounds import (
 from bench.generators.noise import NoiseSource
 
 
-def laplace_frequencies(counts: np.ndarray, scale: float, noise: NoiseSource | None,
-                        keep: np.ndarray | None = None) -> np.ndarray:
+def laplace_frequencies(
+    counts: np.ndarray, scale: float, noise: NoiseSource | None, keep: np.ndarray | None = None
+) -> np.ndarray:
     """Frequencies from a histogram released with the Laplace mechanism.
 
     Adds ``Laplace(0, scale)`` noise to every count (none when ``scale`` is
@@ -107,7 +108,7 @@ class _Slots:
     is "missing or out of domain")."""
 
     name: str
-    kind: str                     # "numerical" | "categorical"
+    kind: str  # "numerical" | "categorical"
     low: float = 0.0
     high: float = 1.0
     n_bins: int = 0
@@ -159,8 +160,16 @@ class _Slots:
 
     def state(self) -> dict:
         """The slot layout as plain data (for audits and tests)."""
-        return dict(name=self.name, kind=self.kind, low=self.low, high=self.high, n_bins=self.n_bins,
-                    integer=self.integer, categories=list(self.categories), nullable=self.nullable)
+        return dict(
+            name=self.name,
+            kind=self.kind,
+            low=self.low,
+            high=self.high,
+            n_bins=self.n_bins,
+            integer=self.integer,
+            categories=list(self.categories),
+            nullable=self.nullable,
+        )
 
 
 class DPMarginalsGenerator(BaseGenerator):
@@ -195,9 +204,16 @@ class DPMarginalsGenerator(BaseGenerator):
     delta = 0.0
     cacheable = True
 
-    def __init__(self, epsilon: float = 1.0, n_bins: int = 10, bounds_epsilon_fraction: float = DEFAULT_FRACTION,
-                 bounds_quantiles=DEFAULT_QUANTILES, secure_mode: bool = False, tuned_on: str = "none",
-                 random_state: int | None = None) -> None:
+    def __init__(
+        self,
+        epsilon: float = 1.0,
+        n_bins: int = 10,
+        bounds_epsilon_fraction: float = DEFAULT_FRACTION,
+        bounds_quantiles=DEFAULT_QUANTILES,
+        secure_mode: bool = False,
+        tuned_on: str = "none",
+        random_state: int | None = None,
+    ) -> None:
         super().__init__(random_state=random_state)
         self.epsilon = epsilon
         self.n_bins = n_bins
@@ -223,17 +239,26 @@ class DPMarginalsGenerator(BaseGenerator):
         check_public_schema(sch, self.name)
         for col, kind in sch.columns.items():
             if kind == "datetime":
-                raise SchemaError(f"column {col!r} is a datetime; dp_marginals models numerical and categorical "
-                                  "columns with public bounds/domains only (declare it numerical, or drop it)")
+                raise SchemaError(
+                    f"column {col!r} is a datetime; dp_marginals models numerical and categorical "
+                    "columns with public bounds/domains only (declare it numerical, or drop it)"
+                )
             if kind == "categorical" and col not in sch.domains:
-                raise SchemaError(f"categorical column {col!r} has no public domain in the schema "
-                                  f"(dataset.schema.domains.{col}: [...]); dp_marginals reads nothing about "
-                                  "the columns from the training rows")
+                raise SchemaError(
+                    f"categorical column {col!r} has no public domain in the schema "
+                    f"(dataset.schema.domains.{col}: [...]); dp_marginals reads nothing about "
+                    "the columns from the training rows"
+                )
         self.noise_ = NoiseSource(secure=self.secure_mode, seed=self.seed_)
         self.epsilon_ = eps
         self.bounds_epsilon_ = frac * eps if (needs_release(sch) and math.isfinite(eps)) else 0.0
-        self.bounds_ = resolve_bounds(train, sch, epsilon=self.bounds_epsilon_ if math.isfinite(eps) else eps,
-                                      noise=self.noise_, quantiles=self.bounds_quantiles)
+        self.bounds_ = resolve_bounds(
+            train,
+            sch,
+            epsilon=self.bounds_epsilon_ if math.isfinite(eps) else eps,
+            noise=self.noise_,
+            quantiles=self.bounds_quantiles,
+        )
         self.slots_: list[_Slots] = []
         for col, kind in sch.columns.items():
             if kind == "id":
@@ -241,8 +266,11 @@ class DPMarginalsGenerator(BaseGenerator):
             nullable = col in sch.nullable
             if kind == "numerical":
                 lo, hi = self.bounds_.bounds[col]
-                self.slots_.append(_Slots(col, "numerical", float(lo), float(hi), int(self.n_bins),
-                                          col in sch.integers, nullable=nullable))
+                self.slots_.append(
+                    _Slots(
+                        col, "numerical", float(lo), float(hi), int(self.n_bins), col in sch.integers, nullable=nullable
+                    )
+                )
             else:
                 cats = list(sch.domains[col]) if col in sch.domains else ["False", "True"]
                 self.slots_.append(_Slots(col, "categorical", categories=cats, nullable=nullable))
@@ -252,8 +280,10 @@ class DPMarginalsGenerator(BaseGenerator):
         self.hist_epsilon_ = eps - self.bounds_epsilon_
         # replace-one: one record moves one count down and one up in each of the d histograms (L1 2d)
         self.noise_scale_ = 2 * d / self.hist_epsilon_ if math.isfinite(eps) else 0.0
-        self.probs_ = [laplace_frequencies(sl.counts(train[sl.name]), self.noise_scale_, self.noise_, keep=sl.keep())
-                       for sl in self.slots_]
+        self.probs_ = [
+            laplace_frequencies(sl.counts(train[sl.name]), self.noise_scale_, self.noise_, keep=sl.keep())
+            for sl in self.slots_
+        ]
         self.id_columns_ = [c for c, k in sch.columns.items() if k == "id"]
 
     def _sample(self, n: int) -> pd.DataFrame:
@@ -271,39 +301,70 @@ class DPMarginalsGenerator(BaseGenerator):
             return None
         d = len(self.slots_)
         tuning, outside = tuning_scope(self.tuned_on_, self.schema_.name)
-        common = dict(neighbouring=NEIGHBOURING, rng=self.noise_.describe(), bounds_source=self.bounds_.describe(),
-                      tuning_source=tuning)
+        common = dict(
+            neighbouring=NEIGHBOURING,
+            rng=self.noise_.describe(),
+            bounds_source=self.bounds_.describe(),
+            tuning_source=tuning,
+        )
         if not math.isfinite(self.epsilon_):
-            return PrivacySpent(epsilon=math.inf, delta=None, accountant="none",
-                                scope=["no-noise: epsilon=inf, no privacy guarantee"], full_scope=False,
-                                notes=["exact histograms without noise (matched non-private reference)"],
-                                delta_rationale="none: no guarantee is claimed",
-                                **{**common, "rng": "none: no noise"},
-                                outside=["everything: epsilon=inf trains without noise"] + outside)
-        scope = [(f"histograms:laplace(scale={self.noise_scale_:.4g}=2d/epsilon_hist, d={d} columns, "
-                  f"epsilon_hist={self.hist_epsilon_:.4g}, L1 sensitivity 2d under replace-one)"),
-                 "composition:parallel-over-slots,sequential-over-columns",
-                 "preprocessing:public-schema", "output-format:public-schema(integers,nullable)",
-                 "sampling:post-processing"]
-        notes = ["textbook floating-point Laplace and Gumbel noise (not snapped/discrete mechanisms, Mironov 2012)",
-                 ("integer columns from the public schema: "
-                  + (", ".join(s.name for s in self.slots_ if s.kind == "numerical" and s.integer) or "none")),
-                 ("the number of rows sampled is the caller's (default: the training-set size n, public under "
-                  "replace-one)")]
+            return PrivacySpent(
+                epsilon=math.inf,
+                delta=None,
+                accountant="none",
+                scope=["no-noise: epsilon=inf, no privacy guarantee"],
+                full_scope=False,
+                notes=["exact histograms without noise (matched non-private reference)"],
+                delta_rationale="none: no guarantee is claimed",
+                **{**common, "rng": "none: no noise"},
+                outside=["everything: epsilon=inf trains without noise"] + outside,
+            )
+        scope = [
+            (
+                f"histograms:laplace(scale={self.noise_scale_:.4g}=2d/epsilon_hist, d={d} columns, "
+                f"epsilon_hist={self.hist_epsilon_:.4g}, L1 sensitivity 2d under replace-one)"
+            ),
+            "composition:parallel-over-slots,sequential-over-columns",
+            "preprocessing:public-schema",
+            "output-format:public-schema(integers,nullable)",
+            "sampling:post-processing",
+        ]
+        notes = [
+            "textbook floating-point Laplace and Gumbel noise (not snapped/discrete mechanisms, Mironov 2012)",
+            (
+                "integer columns from the public schema: "
+                + (", ".join(s.name for s in self.slots_ if s.kind == "numerical" and s.integer) or "none")
+            ),
+            ("the number of rows sampled is the caller's (default: the training-set size n, public under replace-one)"),
+        ]
         if self.noise_.kind == "seeded":
-            notes.insert(0, "seeded noise: reproducible for benchmarking; the guarantee holds only for someone who "
-                            "does not know the seed (written to run.json)")
+            notes.insert(
+                0,
+                "seeded noise: reproducible for benchmarking; the guarantee holds only for someone who "
+                "does not know the seed (written to run.json)",
+            )
         if self.bounds_.released:
-            scope.insert(1, f"bounds:exponential-mechanism({', '.join(self.bounds_.released)}; "
-                            f"epsilon={self.bounds_epsilon_:.4g})")
-            notes.append(f"epsilon = {self.bounds_epsilon_:.4g} (DP bounds) + {self.hist_epsilon_:.4g} "
-                         "(Laplace histograms), basic composition")
+            scope.insert(
+                1,
+                f"bounds:exponential-mechanism({', '.join(self.bounds_.released)}; epsilon={self.bounds_epsilon_:.4g})",
+            )
+            notes.append(
+                f"epsilon = {self.bounds_epsilon_:.4g} (DP bounds) + {self.hist_epsilon_:.4g} "
+                "(Laplace histograms), basic composition"
+            )
         if self.bounds_.data_dependent:
             outside.append("bounds read from the training rows: " + ", ".join(self.bounds_.data_dependent))
         return PrivacySpent(
-            epsilon=self.epsilon_, delta=0.0, accountant="laplace+exponential-basic-composition (pure epsilon-DP)",
-            scope=scope, full_scope=not outside, notes=notes, delta_rationale=PURE_DELTA_RATIONALE,
-            outside=outside, **common)
+            epsilon=self.epsilon_,
+            delta=0.0,
+            accountant="laplace+exponential-basic-composition (pure epsilon-DP)",
+            scope=scope,
+            full_scope=not outside,
+            notes=notes,
+            delta_rationale=PURE_DELTA_RATIONALE,
+            outside=outside,
+            **common,
+        )
 
 
 __all__ = ["DPMarginalsGenerator", "laplace_frequencies"]

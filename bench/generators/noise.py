@@ -90,8 +90,10 @@ class NoiseSource:
         """The ``rng`` field of :class:`~bench.generators.base.PrivacySpent`."""
         if self.kind == "secure":
             return "secure: os.urandom (the kernel CSPRNG); not reproducible"
-        return (f"seeded: NumPy PCG64 from seed={self.seed}; reproducible, and the guarantee assumes the "
-                "seed is secret (it is written to run.json)")
+        return (
+            f"seeded: NumPy PCG64 from seed={self.seed}; reproducible, and the guarantee assumes the "
+            "seed is secret (it is written to run.json)"
+        )
 
 
 __all__ = ["KINDS", "NoiseSource"]

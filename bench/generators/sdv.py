@@ -94,8 +94,14 @@ class CTGANGenerator(_SDVGenerator):
 
     name = "ctgan"
 
-    def __init__(self, epochs: int = 300, batch_size: int = 500, pac: int = 10,
-                 verbose: bool = True, random_state: int | None = None) -> None:
+    def __init__(
+        self,
+        epochs: int = 300,
+        batch_size: int = 500,
+        pac: int = 10,
+        verbose: bool = True,
+        random_state: int | None = None,
+    ) -> None:
         super().__init__(random_state=random_state)
         self.epochs = epochs
         self.batch_size = batch_size
@@ -105,8 +111,14 @@ class CTGANGenerator(_SDVGenerator):
     def _make(self, metadata: Any) -> Any:
         from sdv.single_table import CTGANSynthesizer
 
-        return CTGANSynthesizer(metadata, epochs=int(self.epochs), batch_size=int(self.batch_size),
-                                pac=int(self.pac), verbose=self.verbose, enable_gpu=False)
+        return CTGANSynthesizer(
+            metadata,
+            epochs=int(self.epochs),
+            batch_size=int(self.batch_size),
+            pac=int(self.pac),
+            verbose=self.verbose,
+            enable_gpu=False,
+        )
 
 
 class TVAEGenerator(_SDVGenerator):
@@ -121,8 +133,9 @@ class TVAEGenerator(_SDVGenerator):
 
     name = "tvae"
 
-    def __init__(self, epochs: int = 300, batch_size: int = 500, verbose: bool = True,
-                 random_state: int | None = None) -> None:
+    def __init__(
+        self, epochs: int = 300, batch_size: int = 500, verbose: bool = True, random_state: int | None = None
+    ) -> None:
         super().__init__(random_state=random_state)
         self.epochs = epochs
         self.batch_size = batch_size
@@ -131,5 +144,6 @@ class TVAEGenerator(_SDVGenerator):
     def _make(self, metadata: Any) -> Any:
         from sdv.single_table import TVAESynthesizer
 
-        return TVAESynthesizer(metadata, epochs=int(self.epochs), batch_size=int(self.batch_size),
-                               verbose=self.verbose, enable_gpu=False)
+        return TVAESynthesizer(
+            metadata, epochs=int(self.epochs), batch_size=int(self.batch_size), verbose=self.verbose, enable_gpu=False
+        )

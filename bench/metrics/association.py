@@ -36,8 +36,7 @@ def _correlation_ratio(codes: np.ndarray, y: np.ndarray) -> float:
     return float(np.sqrt(min(max(between / total, 0.0), 1.0)))
 
 
-def _association_pairs(side: _PairSide, schema: Schema,
-                       joint: Any = None) -> list[tuple[str, str, str, float]]:
+def _association_pairs(side: _PairSide, schema: Schema, joint: Any = None) -> list[tuple[str, str, str, float]]:
     """(column_1, column_2, measure, value) for every pair of modelled columns."""
     joint = joint or side.joint
     cont = {c for c, k in schema.columns.items() if k in ("numerical", "datetime")}
@@ -45,8 +44,7 @@ def _association_pairs(side: _PairSide, schema: Schema,
     out = []
     for a, b in combinations(cols, 2):
         if a in cont and b in cont:
-            v = float("nan") if side.constant[a] or side.constant[b] else _pearson(
-                side.numeric[a], side.numeric[b])
+            v = float("nan") if side.constant[a] or side.constant[b] else _pearson(side.numeric[a], side.numeric[b])
             out.append((a, b, "pearson", v))
         elif a in cont or b in cont:
             num, cat = (a, b) if a in cont else (b, a)
@@ -96,8 +94,9 @@ def _real_association(prof: RealProfile) -> list[tuple[str, str, str, float]]:
     return prof._association
 
 
-def association_distance(real: pd.DataFrame | RealProfile, synthetic: pd.DataFrame,
-                         schema: Schema | None = None) -> dict[str, Any]:
+def association_distance(
+    real: pd.DataFrame | RealProfile, synthetic: pd.DataFrame, schema: Schema | None = None
+) -> dict[str, Any]:
     """Distance between the real and synthetic association matrices.
 
     distance = Frobenius norm of (A_real - A_syn) over the off-diagonal entries
@@ -126,22 +125,25 @@ def association_distance(real: pd.DataFrame | RealProfile, synthetic: pd.DataFra
 def _association_distance(prof: RealProfile, ss: _PairSide) -> dict[str, Any]:
     rp = _real_association(prof)
     sp = _association_pairs(ss, prof.schema)
-    pairs = pd.DataFrame([(a, b, m, rv, sv) for (a, b, m, rv), (_, _, _, sv) in zip(rp, sp)],
-                         columns=["column_1", "column_2", "measure", "real", "synthetic"])
+    pairs = pd.DataFrame(
+        [(a, b, m, rv, sv) for (a, b, m, rv), (_, _, _, sv) in zip(rp, sp)],
+        columns=["column_1", "column_2", "measure", "real", "synthetic"],
+    )
     pairs = pairs[pairs["real"].notna()].copy()
     diff = (pairs["real"] - pairs["synthetic"].fillna(0.0)).abs()
     pairs["abs_diff"] = diff
     pairs = pairs.sort_values("abs_diff", ascending=False, kind="stable").reset_index(drop=True)
     return {
-        "distance": float(np.sqrt(2.0 * (diff ** 2).sum())) if len(diff) else float("nan"),
+        "distance": float(np.sqrt(2.0 * (diff**2).sum())) if len(diff) else float("nan"),
         "mean_abs_diff": float(diff.mean()) if len(diff) else float("nan"),
         "pairs": pairs,
     }
 
 
 # ------------------------------------------------------- 2-way marginal error
-def public_cells(table: pd.DataFrame, schema: Schema, n_bins: int = 10,
-                 reference: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
+def public_cells(
+    table: pd.DataFrame, schema: Schema, n_bins: int = 10, reference: pd.DataFrame | None = None
+) -> dict[str, np.ndarray]:
     """Each modelled column as integer cells of one public discretisation.
 
     Numerical column: values clipped into the schema's bounds, ``n_bins``
@@ -190,15 +192,19 @@ def public_cells(table: pd.DataFrame, schema: Schema, n_bins: int = 10,
                 cats = sorted(ref[col].dropna().map(str).unique().tolist())
             index = {c: i for i, c in enumerate(cats)}
             other = len(cats)
-            out[col] = np.fromiter((index.get(x, other) if isinstance(x, str) else other
-                                    for x in table[col].to_numpy(dtype=object)), dtype=np.int64, count=len(table))
+            out[col] = np.fromiter(
+                (index.get(x, other) if isinstance(x, str) else other for x in table[col].to_numpy(dtype=object)),
+                dtype=np.int64,
+                count=len(table),
+            )
             sizes.append(len(cats) + 1)
     out["__sizes__"] = np.array(sizes, dtype=np.int64)
     return out
 
 
-def two_way_marginal_error(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
-                           n_bins: int = 10) -> dict[str, Any]:
+def two_way_marginal_error(
+    real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema, n_bins: int = 10
+) -> dict[str, Any]:
     """Mean total variation distance between real and synthetic 2-way marginals on public cells.
 
     For every pair (a, b) of modelled columns, the joint frequencies of the

@@ -16,8 +16,9 @@ from bench.data.schema import Schema
 from bench.metrics.intervals import normal_interval
 
 
-def balanced_sample(real: pd.DataFrame, synthetic: pd.DataFrame, max_rows: int | None,
-                    seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def balanced_sample(
+    real: pd.DataFrame, synthetic: pd.DataFrame, max_rows: int | None, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Up to ``max_rows`` rows of each table (seeded, without replacement), equal sizes.
 
     Args:
@@ -29,13 +30,11 @@ def balanced_sample(real: pd.DataFrame, synthetic: pd.DataFrame, max_rows: int |
     k = min(len(real), len(synthetic), int(max_rows) if max_rows else len(real) + len(synthetic))
     rng = np.random.default_rng(seed)
     r = real if k == len(real) else real.iloc[np.sort(rng.choice(len(real), k, replace=False))]
-    s = synthetic if k == len(synthetic) else synthetic.iloc[np.sort(rng.choice(len(synthetic), k,
-                                                                                replace=False))]
+    s = synthetic if k == len(synthetic) else synthetic.iloc[np.sort(rng.choice(len(synthetic), k, replace=False))]
     return r, s
 
 
-def _detection_features(real: pd.DataFrame, synthetic: pd.DataFrame,
-                        schema: Schema) -> tuple[pd.DataFrame, list[bool]]:
+def _detection_features(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, list[bool]]:
     """Stack both tables for a tree model: categories as shared integer codes."""
     X = pd.concat([real[schema.modelled], synthetic[schema.modelled]], ignore_index=True)
     native = []
@@ -75,8 +74,9 @@ def auc_from_scores(y: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def bootstrap_auc(y: np.ndarray, score: np.ndarray, n_boot: int = 200, level: float = 0.95,
-                  seed: int = 0) -> tuple[float, float]:
+def bootstrap_auc(
+    y: np.ndarray, score: np.ndarray, n_boot: int = 200, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
     """Bootstrap interval of the ROC AUC (each class resampled separately; normal interval).
 
     Returns:
@@ -95,9 +95,16 @@ def bootstrap_auc(y: np.ndarray, score: np.ndarray, n_boot: int = 200, level: fl
     return normal_interval(auc_from_scores(y, score), vals, level, 0.0, 1.0)
 
 
-def detection_auc(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema, *,
-                  max_rows: int | None = 10_000, folds: int = 5, seed: int = 0,
-                  n_bootstrap: int = 200) -> dict[str, Any]:
+def detection_auc(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    schema: Schema,
+    *,
+    max_rows: int | None = 10_000,
+    folds: int = 5,
+    seed: int = 0,
+    n_bootstrap: int = 200,
+) -> dict[str, Any]:
     """Classifier two-sample test: can gradient boosting tell synthetic rows from real ones?
 
     A balanced sample of real (label 0) and synthetic (label 1) rows is scored
@@ -148,8 +155,7 @@ def detection_auc(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema, *
     return {"auc": auc, "ci_low": lo, "ci_high": hi, "fold_auc": fold_auc, "n_per_class": len(r)}
 
 
-def logistic_detection(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
-                       seed: int = 0) -> float:
+def logistic_detection(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema, seed: int = 0) -> float:
     """SDMetrics' LogisticDetection score, with an explicit seed.
 
     Same steps as ``sdmetrics.single_table.LogisticDetection.compute``:
@@ -205,8 +211,13 @@ def logistic_detection(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Sche
     scores = []
     kf = StratifiedKFold(n_splits=3, shuffle=True, random_state=np.random.RandomState(seed))
     for tr, te in kf.split(X, y):
-        model = Pipeline([("imputer", SimpleImputer()), ("scalar", RobustScaler()),
-                          ("classifier", LogisticRegression(solver="lbfgs"))])
+        model = Pipeline(
+            [
+                ("imputer", SimpleImputer()),
+                ("scalar", RobustScaler()),
+                ("classifier", LogisticRegression(solver="lbfgs")),
+            ]
+        )
         with warnings.catch_warnings():  # SDMetrics' settings stop lbfgs at 100 iterations
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(X[tr], y[tr])

@@ -140,14 +140,15 @@ def _fidelity_rows(ctx: EvalContext) -> list[dict]:
         metric("fidelity", "fidelity.quality_score", q["quality_score"], "maximize"),
     ]
     shapes = q["shapes"]
-    for kind_metric, key in (("KSComplement", "fidelity.ks_complement"),
-                             ("TVComplement", "fidelity.tv_complement")):
+    for kind_metric, key in (("KSComplement", "fidelity.ks_complement"), ("TVComplement", "fidelity.tv_complement")):
         sel = shapes[shapes["metric"] == kind_metric]
         if len(sel):
             rows.append(metric("fidelity", key, sel["score"].mean(), "maximize"))
     pairs = q["pairs"]
-    for kind_metric, key in (("CorrelationSimilarity", "fidelity.correlation_similarity"),
-                             ("ContingencySimilarity", "fidelity.contingency_similarity")):
+    for kind_metric, key in (
+        ("CorrelationSimilarity", "fidelity.correlation_similarity"),
+        ("ContingencySimilarity", "fidelity.contingency_similarity"),
+    ):
         sel = pairs[pairs["metric"] == kind_metric]
         if len(sel):
             rows.append(metric("fidelity", key, sel["score"].mean(), "maximize"))
@@ -172,15 +173,15 @@ def fidelity_family(ctx: EvalContext, cfg: Any) -> list[dict]:
             for r in _fidelity_rows(sub):
                 reps.setdefault((r["metric"], r["subgroup"]), []).append(r["value"])
         for r in rows:
-            lo, hi = normal_interval(r["value"], reps.get((r["metric"], r["subgroup"]), []), lower=0.0,
-                                     upper=1.0)
+            lo, hi = normal_interval(r["value"], reps.get((r["metric"], r["subgroup"]), []), lower=0.0, upper=1.0)
             r["ci_low"], r["ci_high"] = lo, hi
     k = int(_get(cfg, "worst_columns", 5))
     if k > 0:
         shapes = column_shapes(ctx.real_profile, syn).sort_values("score", kind="stable").head(k)
         ctx.run_record()["worst_columns"] = [
-            {"column": c, "metric": m, "score": float(s)} for c, m, s in
-            zip(shapes["column"], shapes["metric"], shapes["score"])]
+            {"column": c, "metric": m, "score": float(s)}
+            for c, m, s in zip(shapes["column"], shapes["metric"], shapes["score"])
+        ]
     return rows
 
 
@@ -197,8 +198,14 @@ def utility_family(ctx: EvalContext, cfg: Any) -> list[dict]:
         log.info("metric family utility skipped: %s", why)
         return []
     models = list(_get(cfg, "models", None) or ["hgb", "logreg"])
-    res = tstr_trtr(train=ctx.splits.train, holdout=ctx.splits.holdout, synthetic=ctx.synthetic,
-                    schema=ctx.schema, models=models, seed=ctx.seed)
+    res = tstr_trtr(
+        train=ctx.splits.train,
+        holdout=ctx.splits.holdout,
+        synthetic=ctx.synthetic,
+        schema=ctx.schema,
+        models=models,
+        seed=ctx.seed,
+    )
     # how many target classes the synthetic table kept: 1 means TSTR is the constant
     # classifier's AUC 0.5 (bench.metrics.utility.constant_score), not a fitted model's
     n_classes = ctx.synthetic[ctx.schema.target].dropna().nunique()
@@ -216,7 +223,6 @@ def utility_family(ctx: EvalContext, cfg: Any) -> list[dict]:
     return rows
 
 
-
 # ----------------------------------------------------------------- detection
 def detection_family(ctx: EvalContext, cfg: Any) -> list[dict]:
     """Classifier two-sample test (gradient boosting) and SDMetrics' LogisticDetection.
@@ -226,18 +232,36 @@ def detection_family(ctx: EvalContext, cfg: Any) -> list[dict]:
     same bounded sample).
     """
     max_rows = int(_get(cfg, "max_rows", 5000))
-    res = detection_auc(ctx.splits.train, ctx.synthetic, ctx.schema, max_rows=max_rows,
-                        folds=int(_get(cfg, "folds", 5)), seed=ctx.seed,
-                        n_bootstrap=int(_get(cfg, "n_bootstrap", 200)))
-    rows = [metric("fidelity", "fidelity.detection_auc", res["auc"], "minimize",
-                   ci_low=res["ci_low"], ci_high=res["ci_high"])]
-    ctx.run_record()["detection"] = {"fold_auc": res["fold_auc"], "n_per_class": res["n_per_class"],
-                                    "model": "HistGradientBoostingClassifier",
-                                    "folds": int(_get(cfg, "folds", 5))}
+    res = detection_auc(
+        ctx.splits.train,
+        ctx.synthetic,
+        ctx.schema,
+        max_rows=max_rows,
+        folds=int(_get(cfg, "folds", 5)),
+        seed=ctx.seed,
+        n_bootstrap=int(_get(cfg, "n_bootstrap", 200)),
+    )
+    rows = [
+        metric(
+            "fidelity", "fidelity.detection_auc", res["auc"], "minimize", ci_low=res["ci_low"], ci_high=res["ci_high"]
+        )
+    ]
+    ctx.run_record()["detection"] = {
+        "fold_auc": res["fold_auc"],
+        "n_per_class": res["n_per_class"],
+        "model": "HistGradientBoostingClassifier",
+        "folds": int(_get(cfg, "folds", 5)),
+    }
     if bool(_get(cfg, "logistic", True)):
         r, s = balanced_sample(ctx.splits.train, ctx.synthetic, max_rows, ctx.seed)
-        rows.append(metric("fidelity", "fidelity.logistic_detection",
-                           logistic_detection(r, s, ctx.schema, seed=ctx.seed), "maximize"))
+        rows.append(
+            metric(
+                "fidelity",
+                "fidelity.logistic_detection",
+                logistic_detection(r, s, ctx.schema, seed=ctx.seed),
+                "maximize",
+            )
+        )
     return rows
 
 
@@ -264,15 +288,35 @@ def association_family(ctx: EvalContext, cfg: Any) -> list[dict]:
         ci = {k: normal_interval(res[k], v, lower=0.0) for k, v in reps.items()}
     top = res["pairs"].head(int(_get(cfg, "top_k", 10)))
     ctx.run_record()["worst_pairs"] = [
-        {"column_1": a, "column_2": b, "measure": m, "real": float(rv),
-         "synthetic": (None if pd.isna(sv) else float(sv)), "abs_diff": float(d)}
-        for a, b, m, rv, sv, d in top[["column_1", "column_2", "measure", "real", "synthetic",
-                                       "abs_diff"]].itertuples(index=False)]
+        {
+            "column_1": a,
+            "column_2": b,
+            "measure": m,
+            "real": float(rv),
+            "synthetic": (None if pd.isna(sv) else float(sv)),
+            "abs_diff": float(d),
+        }
+        for a, b, m, rv, sv, d in top[["column_1", "column_2", "measure", "real", "synthetic", "abs_diff"]].itertuples(
+            index=False
+        )
+    ]
     return [
-        metric("fidelity", "fidelity.association_distance", res["distance"], "minimize",
-               ci_low=ci["distance"][0], ci_high=ci["distance"][1]),
-        metric("fidelity", "fidelity.association_mean_abs_diff", res["mean_abs_diff"], "minimize",
-               ci_low=ci["mean_abs_diff"][0], ci_high=ci["mean_abs_diff"][1]),
+        metric(
+            "fidelity",
+            "fidelity.association_distance",
+            res["distance"],
+            "minimize",
+            ci_low=ci["distance"][0],
+            ci_high=ci["distance"][1],
+        ),
+        metric(
+            "fidelity",
+            "fidelity.association_mean_abs_diff",
+            res["mean_abs_diff"],
+            "minimize",
+            ci_low=ci["mean_abs_diff"][0],
+            ci_high=ci["mean_abs_diff"][1],
+        ),
     ]
 
 
@@ -299,10 +343,11 @@ def validity_family(ctx: EvalContext, cfg: Any) -> list[dict]:
     for comp in ("bounds", "domain", "kinds", "missing", "constraints"):
         k = res["n_valid_by_component"][comp]
         lo, hi = wilson_interval(k, n)
-        rows.append(metric("fidelity", f"fidelity.validity_{comp}", res[comp], "maximize",
-                           ci_low=lo, ci_high=hi))
+        rows.append(metric("fidelity", f"fidelity.validity_{comp}", res[comp], "maximize", ci_low=lo, ci_high=hi))
     ctx.run_record()["validity"] = {
-        "n_rows": n, "n_valid": res["n_valid"], "by_column": res["by_column"],
+        "n_rows": n,
+        "n_valid": res["n_valid"],
+        "by_column": res["by_column"],
         "by_constraint": res["by_constraint"],
         "real_train_validity": real_res["validity"],
         "constraints": list(ctx.schema.constraints) + extra,
@@ -325,13 +370,16 @@ def missingness_family(ctx: EvalContext, cfg: Any) -> list[dict]:
     tol = float(_get(cfg, "tolerance", 0.01))
     kept = float(1 - np.mean([r["violations"] for r in rules])) if rules else float("nan")
     ctx.run_record()["missingness"] = {
-        "by_column": rates["by_column"], "worst_co_missing_pairs": co["worst_pairs"],
+        "by_column": rates["by_column"],
+        "worst_co_missing_pairs": co["worst_pairs"],
         "rules": [public_rule(r, sch) for r in rules],
         "broken_rules": [public_rule(r, sch) for r in rules if r["violations"] > tol],
     }
-    return [metric("fidelity", "fidelity.missing_rate_similarity", rates["score"], "maximize"),
-            metric("fidelity", "fidelity.co_missingness_similarity", co["score"], "maximize"),
-            metric("fidelity", "fidelity.missingness_rules_kept", kept, "maximize")]
+    return [
+        metric("fidelity", "fidelity.missing_rate_similarity", rates["score"], "maximize"),
+        metric("fidelity", "fidelity.co_missingness_similarity", co["score"], "maximize"),
+        metric("fidelity", "fidelity.missingness_rules_kept", kept, "maximize"),
+    ]
 
 
 # ----------------------------------------------------------------- tails
@@ -368,32 +416,48 @@ def tails_family(ctx: EvalContext, cfg: Any) -> list[dict]:
     ret = rare_category_retention(train, syn, schema, threshold, rare=rare)
     if ret["n_rare"]:
         counts = {col: syn[col].dropna().astype(str).value_counts() for col in rare["column"].unique()}
-        syn_counts = np.array([counts[c].get(k, 0) for c, k in zip(rare["column"], rare["category"])],
-                              dtype=float)
+        syn_counts = np.array([counts[c].get(k, 0) for c, k in zip(rare["column"], rare["category"])], dtype=float)
         m = max(len(syn), 1)
         bins = rare["count_bin"].to_numpy()
         # Bootstrap presence: in a resample of m rows a category seen c times is
         # present iff Binomial(m, c/m) > 0 (the exact marginals of the row bootstrap).
-        pres = rng.binomial(m, np.clip(syn_counts / m, 0, 1), size=(n_boot, len(rare))) > 0 \
-            if n_boot >= 2 else np.empty((0, len(rare)), bool)
+        pres = (
+            rng.binomial(m, np.clip(syn_counts / m, 0, 1), size=(n_boot, len(rare))) > 0
+            if n_boot >= 2
+            else np.empty((0, len(rare)), bool)
+        )
 
         def interval(point: float, sel: np.ndarray) -> tuple[float, float]:
             return normal_interval(point, pres[:, sel].mean(axis=1), lower=0.0, upper=1.0)
 
         lo, hi = interval(ret["retention"], np.ones(len(rare), bool))
-        rows.append(metric("tails", "tails.rare_category_retention", ret["retention"], "maximize",
-                           ci_low=lo, ci_high=hi))
+        rows.append(
+            metric("tails", "tails.rare_category_retention", ret["retention"], "maximize", ci_low=lo, ci_high=hi)
+        )
         for label, _, _ in COUNT_BINS:
             if ret["n_by_bin"][label]:
                 lo, hi = interval(ret["by_bin"][label], bins == label)
-                rows.append(metric("tails", "tails.rare_category_retention", ret["by_bin"][label], "maximize",
-                                   subgroup=bin_subgroup(label), ci_low=lo, ci_high=hi))
+                rows.append(
+                    metric(
+                        "tails",
+                        "tails.rare_category_retention",
+                        ret["by_bin"][label],
+                        "maximize",
+                        subgroup=bin_subgroup(label),
+                        ci_low=lo,
+                        ci_high=hi,
+                    )
+                )
         named = bool(_get(cfg, "name_undeclared", False))
         rec["lost_rare_categories"] = [
-            {"column": c, "category": _public_name(schema, c, k, named), "real_count": n}
-            for c, k, n in ret["lost"]]
-        rec["rare_categories"] = {"threshold": threshold, "n_rare": ret["n_rare"],
-                                  "n_by_bin": ret["n_by_bin"], "retention_by_bin": ret["by_bin"]}
+            {"column": c, "category": _public_name(schema, c, k, named), "real_count": n} for c, k, n in ret["lost"]
+        ]
+        rec["rare_categories"] = {
+            "threshold": threshold,
+            "n_rare": ret["n_rare"],
+            "n_by_bin": ret["n_by_bin"],
+            "retention_by_bin": ret["by_bin"],
+        }
 
     # tail mass ratio
     low_q, high_q = float(_get(cfg, "low_q", 0.01)), float(_get(cfg, "high_q", 0.99))
@@ -409,8 +473,7 @@ def tails_family(ctx: EvalContext, cfg: Any) -> list[dict]:
             cols = list(raw)
             x = np.column_stack([syn[c].to_numpy(float) for c in cols])
             valid = ~np.isnan(x)
-            tail = np.column_stack([(x[:, j] < thr[c][0]) | (x[:, j] > thr[c][1])
-                                    for j, c in enumerate(cols)])
+            tail = np.column_stack([(x[:, j] < thr[c][0]) | (x[:, j] > thr[c][1]) for j, c in enumerate(cols)])
             denom = np.array([thr[c][2] for c in cols])
             reps = []
             for _ in range(n_boot):
@@ -419,16 +482,20 @@ def tails_family(ctx: EvalContext, cfg: Any) -> list[dict]:
                 reps.append(np.mean([symmetric_ratio(v) for v in share / denom]))
             lo, hi = normal_interval(sym, reps, lower=0.0, upper=1.0)
         rows.append(metric("tails", "tails.tail_mass_ratio", sym, "maximize", ci_low=lo, ci_high=hi))
-        rec["tail_mass_ratio"] = {"definition": "synthetic mass beyond the real "
-                                  f"{low_q:g}/{high_q:g} quantiles / real mass there; "
-                                  "metric value = mean over columns of min(r, 1/r)",
-                                  "raw_by_column": raw, "raw_mean": float(np.mean(list(raw.values())))}
+        rec["tail_mass_ratio"] = {
+            "definition": "synthetic mass beyond the real "
+            f"{low_q:g}/{high_q:g} quantiles / real mass there; "
+            "metric value = mean over columns of min(r, 1/r)",
+            "raw_by_column": raw,
+            "raw_mean": float(np.mean(list(raw.values()))),
+        }
 
     # PRDC
     pcfg = _get(cfg, "prdc", {})
     if bool(_get(pcfg, "enabled", True)):
-        res = prdc(train, syn, schema, k=int(_get(pcfg, "k", 5)), max_rows=int(_get(pcfg, "max_rows", 5000)),
-                   seed=ctx.seed)
+        res = prdc(
+            train, syn, schema, k=int(_get(pcfg, "k", 5)), max_rows=int(_get(pcfg, "max_rows", 5000)), seed=ctx.seed
+        )
         for name in ("precision", "recall", "density", "coverage"):
             ind = res["indicators"][name]
             lo = hi = np.nan
@@ -445,13 +512,11 @@ def _segment_mask(df: pd.DataFrame, name: str, query: str, schema) -> np.ndarray
     try:
         res = df.eval(quote_columns(query, list(schema.columns)), engine="python")
     except Exception as exc:  # noqa: BLE001 - reported as a config error naming the segment
-        raise ConfigError(f"segment {name!r} ({query!r}) cannot be evaluated: "
-                          f"{type(exc).__name__}: {exc}") from None
+        raise ConfigError(f"segment {name!r} ({query!r}) cannot be evaluated: {type(exc).__name__}: {exc}") from None
     return pd.Series(res, index=df.index).fillna(False).to_numpy(dtype=bool)
 
 
-def _fit_predict(train: pd.DataFrame, test: pd.DataFrame, schema,
-                 seed: int) -> tuple[np.ndarray, np.ndarray, list]:
+def _fit_predict(train: pd.DataFrame, test: pd.DataFrame, schema, seed: int) -> tuple[np.ndarray, np.ndarray, list]:
     """HistGradientBoosting (as bench.metrics.utility) fit on ``train``; (labels, probas, classes) on ``test``."""
     y_col = schema.target
     tr = train[train[y_col].notna()]
@@ -488,8 +553,7 @@ def segments_family(ctx: EvalContext, cfg: Any) -> list[dict]:
     min_rows = int(_get(cfg, "min_rows", 20))
     rng = _rng(ctx, 4)
     rows, rec = [], {}
-    do_util = bool(_get(cfg, "utility", True)) and schema.target is not None and hold is not None \
-        and len(hold) > 0
+    do_util = bool(_get(cfg, "utility", True)) and schema.target is not None and hold is not None and len(hold) > 0
     preds = {}
     if do_util:
         syn_ok = syn[schema.target].dropna().nunique() >= 2
@@ -512,28 +576,56 @@ def segments_family(ctx: EvalContext, cfg: Any) -> list[dict]:
                 b = ms[_resample_idx(rng, len(ms))].mean()
                 reps.append(symmetric_ratio(b / a) if a > 0 else np.nan)
             lo, hi = normal_interval(symmetric_ratio(ratio), reps, lower=0.0, upper=1.0)
-        rows.append(metric("fidelity", "fidelity.segment_frequency_ratio", symmetric_ratio(ratio), "maximize",
-                           subgroup=name, ci_low=lo, ci_high=hi))
-        info = {"query": query, "real_rows": int(mr.sum()), "real_frequency": fr,
-                "synthetic_rows": int(ms.sum()), "synthetic_frequency": fs, "frequency_ratio": ratio}
+        rows.append(
+            metric(
+                "fidelity",
+                "fidelity.segment_frequency_ratio",
+                symmetric_ratio(ratio),
+                "maximize",
+                subgroup=name,
+                ci_low=lo,
+                ci_high=hi,
+            )
+        )
+        info = {
+            "query": query,
+            "real_rows": int(mr.sum()),
+            "real_frequency": fr,
+            "synthetic_rows": int(ms.sum()),
+            "synthetic_frequency": fs,
+            "frequency_ratio": ratio,
+        }
         if mr.sum() >= 1 and ms.sum() >= min_rows:
             sh = column_shapes(train[mr], syn[ms], schema)
-            rows.append(metric("fidelity", "fidelity.column_shapes", sh["score"].mean(), "maximize",
-                               subgroup=name))
+            rows.append(metric("fidelity", "fidelity.column_shapes", sh["score"].mean(), "maximize", subgroup=name))
         if do_util:
             mh = _segment_mask(hold, name, query, schema)
             info["holdout_rows"] = int(mh.sum())
             if mh.sum() > 0:
                 y = yh[mh]
                 for kind, (pred, proba, classes) in preds.items():
-                    rows.append(metric("utility", f"utility.{kind}_accuracy", float((pred[mh] == y).mean()),
-                                       "maximize", subgroup=name))
+                    rows.append(
+                        metric(
+                            "utility",
+                            f"utility.{kind}_accuracy",
+                            float((pred[mh] == y).mean()),
+                            "maximize",
+                            subgroup=name,
+                        )
+                    )
                     if len(set(y)) == 2 and len(set(yh)) == 2:
                         score = proba[mh, classes.index(pos)] if pos in classes else np.zeros(int(mh.sum()))
                         from sklearn.metrics import roc_auc_score
 
-                        rows.append(metric("utility", f"utility.{kind}_auc",
-                                           float(roc_auc_score(y == pos, score)), "maximize", subgroup=name))
+                        rows.append(
+                            metric(
+                                "utility",
+                                f"utility.{kind}_auc",
+                                float(roc_auc_score(y == pos, score)),
+                                "maximize",
+                                subgroup=name,
+                            )
+                        )
         rec[name] = info
     ctx.run_record()["segments"] = rec
     return rows
@@ -599,8 +691,7 @@ def resolve(name: str, ref: Family | str) -> Family:
     try:
         return getattr(importlib.import_module(mod), attr)
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"metric family {name!r} ({ref}) cannot be imported: {type(exc).__name__}: {exc}") \
-            from None
+        raise ConfigError(f"metric family {name!r} ({ref}) cannot be imported: {type(exc).__name__}: {exc}") from None
 
 
 def score(ctx: EvalContext, settings: dict[str, Any]) -> tuple[list[dict], dict[str, str], dict[str, float]]:
@@ -625,8 +716,10 @@ def score(ctx: EvalContext, settings: dict[str, Any]) -> tuple[list[dict], dict[
     sections = {sec for _, sec, _ in table.values()}
     unknown = sorted(set(settings) - sections)
     if unknown:
-        raise ConfigError(f"unknown metric family setting(s) {unknown}; families: {sorted(table)} "
-                          f"(settings sections: {sorted(sections)})")
+        raise ConfigError(
+            f"unknown metric family setting(s) {unknown}; families: {sorted(table)} "
+            f"(settings sections: {sorted(sections)})"
+        )
     rows, errors, timings = [], {}, {}
     for name, (ref, sec, needs) in table.items():
         cfg = settings.get(sec)
@@ -653,6 +746,21 @@ def score(ctx: EvalContext, settings: dict[str, Any]) -> tuple[list[dict], dict[
     return rows, errors, timings
 
 
-__all__ = ["ENTRY_POINT_GROUP", "FAMILIES", "NEEDS", "missing_needs", "missingness_family", "association_family", "bin_subgroup", "detection_family",
-           "families", "fidelity_family", "resolve", "score", "segments_family", "tails_family",
-           "utility_family", "validity_family"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "FAMILIES",
+    "NEEDS",
+    "missing_needs",
+    "missingness_family",
+    "association_family",
+    "bin_subgroup",
+    "detection_family",
+    "families",
+    "fidelity_family",
+    "resolve",
+    "score",
+    "segments_family",
+    "tails_family",
+    "utility_family",
+    "validity_family",
+]

@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 
 
-def normal_interval(point: float, replicates: Any, level: float = 0.95, lower: float | None = None,
-                    upper: float | None = None) -> tuple[float, float]:
+def normal_interval(
+    point: float, replicates: Any, level: float = 0.95, lower: float | None = None, upper: float | None = None
+) -> tuple[float, float]:
     """Normal bootstrap interval: point ± z * sd(replicates), clipped to [lower, upper].
 
     Centred on the point estimate, so it always contains it (a percentile

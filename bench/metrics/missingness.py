@@ -51,10 +51,8 @@ def missing_rate_similarity(real: pd.DataFrame, synthetic: pd.DataFrame, schema:
     """
     r, s = missing_rates(real, schema), missing_rates(synthetic, schema)
     cols = [c for c in schema.modelled if r[c] > 0 or s[c] > 0]
-    by = {c: {"real": float(r[c]), "synthetic": float(s[c]), "similarity": float(1 - abs(r[c] - s[c]))}
-          for c in cols}
-    return {"score": float(np.mean([v["similarity"] for v in by.values()])) if by else float("nan"),
-            "by_column": by}
+    by = {c: {"real": float(r[c]), "synthetic": float(s[c]), "similarity": float(1 - abs(r[c] - s[c]))} for c in cols}
+    return {"score": float(np.mean([v["similarity"] for v in by.values()])) if by else float("nan"), "by_column": by}
 
 
 def _indicator_corr(table: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
@@ -115,8 +113,9 @@ def missingness_rules(real: pd.DataFrame, schema: Schema, min_support: int = 20)
             if len(seen) < 2 or not seen.isin([0.0, 1.0]).all() or seen.nunique() < 2:
                 continue
             # the rule must explain every missing value the frequent categories hold
-            out.append({"column": col, "determinant": det,
-                        "missing_when": sorted(str(v) for v in seen[seen == 1.0].index)})
+            out.append(
+                {"column": col, "determinant": det, "missing_when": sorted(str(v) for v in seen[seen == 1.0].index)}
+            )
     return out
 
 
@@ -141,9 +140,17 @@ def public_rule(rule: dict[str, Any], schema: Schema) -> dict[str, Any]:
     dom = set(schema.domains.get(rule["determinant"], []))
     cats = rule["missing_when"]
     shown = cats if all(c in dom or c == _NA for c in cats) else f"{len(cats)} categories (not in a declared domain)"
-    return {**rule, "missing_when": [("<missing>" if c == _NA else c) for c in cats] if isinstance(shown, list)
-            else shown}
+    return {
+        **rule,
+        "missing_when": [("<missing>" if c == _NA else c) for c in cats] if isinstance(shown, list) else shown,
+    }
 
 
-__all__ = ["co_missingness_similarity", "missing_rate_similarity", "missing_rates", "missingness_rules",
-           "public_rule", "rule_violations"]
+__all__ = [
+    "co_missingness_similarity",
+    "missing_rate_similarity",
+    "missing_rates",
+    "missingness_rules",
+    "public_rule",
+    "rule_violations",
+]

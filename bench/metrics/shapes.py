@@ -124,8 +124,7 @@ class _PairSide:
     n: int
 
     @classmethod
-    def from_frame(cls, df: pd.DataFrame, schema: Schema,
-                   labels: dict[str, pd.Index] | None = None) -> _PairSide:
+    def from_frame(cls, df: pd.DataFrame, schema: Schema, labels: dict[str, pd.Index] | None = None) -> _PairSide:
         numeric, codes, labs, n_codes, constant = {}, {}, {}, {}, {}
         for col, kind in schema.columns.items():
             if kind in ("numerical", "datetime"):
@@ -159,8 +158,7 @@ class _PairSide:
                 labs[col] = cats
                 codes[col] = np.asarray(c, dtype=np.int64)
                 n_codes[col] = len(cats)
-        return cls(numeric=numeric, codes=codes, labels=labs, n_codes=n_codes, constant=constant,
-                   n=len(df))
+        return cls(numeric=numeric, codes=codes, labels=labs, n_codes=n_codes, constant=constant, n=len(df))
 
     def joint(self, a: str, b: str) -> np.ndarray:
         """Counts of the (a, b) code pairs, shape (n_codes[a], n_codes[b])."""
@@ -253,8 +251,9 @@ def _shapes(prof: RealProfile, ss: _PairSide, synthetic: pd.DataFrame) -> pd.Dat
     return pd.DataFrame(rows, columns=["column", "metric", "score"])
 
 
-def column_shapes(real: pd.DataFrame | RealProfile, synthetic: pd.DataFrame,
-                  schema: Schema | None = None) -> pd.DataFrame:
+def column_shapes(
+    real: pd.DataFrame | RealProfile, synthetic: pd.DataFrame, schema: Schema | None = None
+) -> pd.DataFrame:
     """Per-column shape scores, as SDMetrics' Column Shapes property.
 
     Args:
@@ -277,8 +276,8 @@ def _padded_tv(real_joint: np.ndarray, n_real: int, syn_joint: np.ndarray, n_syn
     kb = max(real_joint.shape[1], syn_joint.shape[1])
     p = np.zeros((ka, kb))
     q = np.zeros((ka, kb))
-    p[:real_joint.shape[0], :real_joint.shape[1]] = real_joint / n_real
-    q[:syn_joint.shape[0], :syn_joint.shape[1]] = syn_joint / n_syn
+    p[: real_joint.shape[0], : real_joint.shape[1]] = real_joint / n_real
+    q[: syn_joint.shape[0], : syn_joint.shape[1]] = syn_joint / n_syn
     return float(1.0 - (np.abs(p - q) / 2).sum())
 
 
@@ -326,19 +325,17 @@ def _pair_trends(prof: RealProfile, ss: _PairSide) -> pd.DataFrame:
             r_real = _pearson(rs.numeric[a], rs.numeric[b])
             r_syn = _pearson(ss.numeric[a], ss.numeric[b])
             score = 1 - abs(r_real - r_syn) / 2
-            rows.append((a, b, "CorrelationSimilarity", score, r_real,
-                         bool(abs(r_real) > CORRELATION_THRESHOLD)))
+            rows.append((a, b, "CorrelationSimilarity", score, r_real, bool(abs(r_real) > CORRELATION_THRESHOLD)))
         else:
             score = _padded_tv(prof.joint(a, b), rs.n, ss.joint(a, b), ss.n)
             v = prof.cramers_v(a, b)
-            rows.append((a, b, "ContingencySimilarity", score, v,
-                         bool(not np.isnan(v) and v > ASSOCIATION_THRESHOLD)))
-    return pd.DataFrame(rows, columns=["column_1", "column_2", "metric", "score", "real_trend",
-                                       "meets_threshold"])
+            rows.append((a, b, "ContingencySimilarity", score, v, bool(not np.isnan(v) and v > ASSOCIATION_THRESHOLD)))
+    return pd.DataFrame(rows, columns=["column_1", "column_2", "metric", "score", "real_trend", "meets_threshold"])
 
 
-def column_pair_trends(real: pd.DataFrame | RealProfile, synthetic: pd.DataFrame,
-                       schema: Schema | None = None) -> pd.DataFrame:
+def column_pair_trends(
+    real: pd.DataFrame | RealProfile, synthetic: pd.DataFrame, schema: Schema | None = None
+) -> pd.DataFrame:
     """Per-pair trend scores, as SDMetrics' Column Pair Trends property.
 
     Numerical/datetime pairs: CorrelationSimilarity = 1 - |r_real - r_syn| / 2
@@ -371,8 +368,9 @@ def _profile(real: pd.DataFrame | RealProfile, schema: Schema | None) -> RealPro
     return RealProfile.from_frame(real, schema)
 
 
-def quality_scores(real: pd.DataFrame | RealProfile, synthetic: pd.DataFrame,
-                   schema: Schema | None = None) -> dict[str, Any]:
+def quality_scores(
+    real: pd.DataFrame | RealProfile, synthetic: pd.DataFrame, schema: Schema | None = None
+) -> dict[str, Any]:
     """Column shapes, pair trends and the overall quality score.
 
     Returns:

@@ -13,8 +13,7 @@ import pandas as pd
 
 from bench.data.schema import Schema
 
-COUNT_BINS: list[tuple[str, int, float]] = [("1", 1, 1), ("2-5", 2, 5), ("6-20", 6, 20),
-                                            (">20", 21, np.inf)]
+COUNT_BINS: list[tuple[str, int, float]] = [("1", 1, 1), ("2-5", 2, 5), ("6-20", 6, 20), (">20", 21, np.inf)]
 
 
 def rare_categories(real: pd.DataFrame, schema: Schema, threshold: float = 0.01) -> pd.DataFrame:
@@ -49,8 +48,13 @@ def count_bin(count: int) -> str:
     return ">20"
 
 
-def rare_category_retention(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
-                            threshold: float = 0.01, rare: pd.DataFrame | None = None) -> dict[str, Any]:
+def rare_category_retention(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    schema: Schema,
+    threshold: float = 0.01,
+    rare: pd.DataFrame | None = None,
+) -> dict[str, Any]:
     """Share of the real table's rare categories that appear in the synthetic table.
 
     Args:
@@ -66,9 +70,13 @@ def rare_category_retention(real: pd.DataFrame, synthetic: pd.DataFrame, schema:
     """
     rare = rare_categories(real, schema, threshold) if rare is None else rare
     if rare.empty:
-        return {"retention": float("nan"), "n_rare": 0,
-                "by_bin": {b: float("nan") for b, _, _ in COUNT_BINS},
-                "n_by_bin": {b: 0 for b, _, _ in COUNT_BINS}, "lost": []}
+        return {
+            "retention": float("nan"),
+            "n_rare": 0,
+            "by_bin": {b: float("nan") for b, _, _ in COUNT_BINS},
+            "n_by_bin": {b: 0 for b, _, _ in COUNT_BINS},
+            "lost": [],
+        }
     present = {col: set(synthetic[col].dropna().astype(str).unique()) for col in rare["column"].unique()}
     kept = np.array([cat in present[col] for col, cat in zip(rare["column"], rare["category"])])
     by_bin, n_by_bin = {}, {}
@@ -86,8 +94,9 @@ def rare_category_retention(real: pd.DataFrame, synthetic: pd.DataFrame, schema:
     }
 
 
-def tail_mass_ratio(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
-                    low_q: float = 0.01, high_q: float = 0.99) -> dict[str, float]:
+def tail_mass_ratio(
+    real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema, low_q: float = 0.01, high_q: float = 0.99
+) -> dict[str, float]:
     """Synthetic mass beyond the real 1st/99th percentiles, divided by the real mass there.
 
     For each numerical column with real quantiles q_lo < q_hi: ratio =
@@ -107,8 +116,9 @@ def tail_mass_ratio(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
     return tail_mass_from_thresholds(tail_thresholds(real, schema, low_q, high_q), synthetic)
 
 
-def tail_thresholds(real: pd.DataFrame, schema: Schema, low_q: float = 0.01,
-                    high_q: float = 0.99) -> dict[str, tuple[float, float, float]]:
+def tail_thresholds(
+    real: pd.DataFrame, schema: Schema, low_q: float = 0.01, high_q: float = 0.99
+) -> dict[str, tuple[float, float, float]]:
     """Per numerical column: the real ``low_q`` and ``high_q`` quantiles and the real
     mass beyond them (cache for :func:`tail_mass_from_thresholds`).
 
@@ -130,8 +140,9 @@ def tail_thresholds(real: pd.DataFrame, schema: Schema, low_q: float = 0.01,
     return out
 
 
-def tail_mass_from_thresholds(thresholds: dict[str, tuple[float, float, float]],
-                              synthetic: pd.DataFrame) -> dict[str, float]:
+def tail_mass_from_thresholds(
+    thresholds: dict[str, tuple[float, float, float]], synthetic: pd.DataFrame
+) -> dict[str, float]:
     """:func:`tail_mass_ratio` from precomputed real quantiles (see :func:`tail_thresholds`)."""
     out = {}
     for col, (lo, hi, mass) in thresholds.items():
@@ -167,8 +178,7 @@ def variance_ratio(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema) 
 
 
 # ------------------------------------------------------------------ PRDC
-def prdc_features(real: pd.DataFrame, synthetic: pd.DataFrame,
-                  schema: Schema) -> tuple[np.ndarray, np.ndarray]:
+def prdc_features(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema) -> tuple[np.ndarray, np.ndarray]:
     """Embed both tables in one Euclidean space for nearest-neighbour metrics.
 
     Numerical/datetime columns: standardised with the real mean and standard
@@ -219,8 +229,15 @@ def _kth_neighbour_distance(x: np.ndarray, k: int) -> np.ndarray:
     return dist[:, k]
 
 
-def prdc(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema, k: int = 5,
-         max_rows: int | None = 5000, seed: int = 0, chunk: int = 1000) -> dict[str, Any]:
+def prdc(
+    real: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    schema: Schema,
+    k: int = 5,
+    max_rows: int | None = 5000,
+    seed: int = 0,
+    chunk: int = 1000,
+) -> dict[str, Any]:
     """Precision, recall, density and coverage of a synthetic table (k-NN manifolds).
 
     On a bounded random sample of each table (``max_rows``), embedded by
@@ -257,21 +274,22 @@ def prdc(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema, k: int = 5
     if max_rows and len(synthetic) > max_rows:
         synthetic = synthetic.iloc[np.sort(rng.choice(len(synthetic), int(max_rows), replace=False))]
     if len(real) <= k or len(synthetic) <= k:
-        raise ValueError(f"PRDC with k={k} needs more than {k} rows per table "
-                         f"(got {len(real)} real, {len(synthetic)} synthetic)")
+        raise ValueError(
+            f"PRDC with k={k} needs more than {k} rows per table (got {len(real)} real, {len(synthetic)} synthetic)"
+        )
     xr, xs = prdc_features(real, synthetic, schema)
     r_real = _kth_neighbour_distance(xr, k)
     r_fake = _kth_neighbour_distance(xs, k)
-    in_real_balls = np.zeros(len(xs), dtype=np.int64)   # per synthetic row: number of real balls
+    in_real_balls = np.zeros(len(xs), dtype=np.int64)  # per synthetic row: number of real balls
     recalled = np.zeros(len(xr), dtype=bool)
     covered = np.zeros(len(xr), dtype=bool)
     for start in range(0, len(xr), chunk):
-        d = pairwise_distances(xr[start:start + chunk], xs, metric="euclidean")
-        rad = r_real[start:start + chunk, None]
+        d = pairwise_distances(xr[start : start + chunk], xs, metric="euclidean")
+        rad = r_real[start : start + chunk, None]
         inside = d < rad
         in_real_balls += inside.sum(axis=0)
-        recalled[start:start + chunk] = (d < r_fake[None, :]).any(axis=1)
-        covered[start:start + chunk] = d.min(axis=1) < r_real[start:start + chunk]
+        recalled[start : start + chunk] = (d < r_fake[None, :]).any(axis=1)
+        covered[start : start + chunk] = d.min(axis=1) < r_real[start : start + chunk]
     precision_ind = (in_real_balls > 0).astype(float)
     density_ind = in_real_balls / float(k)
     return {
@@ -282,6 +300,10 @@ def prdc(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema, k: int = 5
         "k": int(k),
         "n_real": int(len(xr)),
         "n_synthetic": int(len(xs)),
-        "indicators": {"precision": precision_ind, "recall": recalled.astype(float),
-                       "density": density_ind, "coverage": covered.astype(float)},
+        "indicators": {
+            "precision": precision_ind,
+            "recall": recalled.astype(float),
+            "density": density_ind,
+            "coverage": covered.astype(float),
+        },
     }

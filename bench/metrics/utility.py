@@ -58,13 +58,19 @@ def _model(name: str, X: pd.DataFrame, seed: int):
     if name == "hgb":
         native = [c for c in cat_cols if len(X[c].cat.categories) <= MAX_NATIVE_CATEGORIES]
         return HistGradientBoostingClassifier(
-            categorical_features=[c in native for c in X.columns], random_state=seed), native
+            categorical_features=[c in native for c in X.columns], random_state=seed
+        ), native
     if name == "logreg":
-        pre = ColumnTransformer([
-            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num_cols),
-            ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
-                                  OneHotEncoder(handle_unknown="ignore")), cat_cols),
-        ])
+        pre = ColumnTransformer(
+            [
+                ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num_cols),
+                (
+                    "cat",
+                    make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")),
+                    cat_cols,
+                ),
+            ]
+        )
         return make_pipeline(pre, LogisticRegression(max_iter=1000, random_state=seed)), cat_cols
     raise ValueError(f"unknown utility model {name!r}; choose from {MODELS}")
 
@@ -82,8 +88,9 @@ def _encode_for(model_name: str, X: pd.DataFrame, native: list[str]) -> pd.DataF
     return X
 
 
-def fit_score(train: pd.DataFrame, test: pd.DataFrame, schema: Schema, model: str = "hgb",
-              seed: int = 0) -> dict[str, float]:
+def fit_score(
+    train: pd.DataFrame, test: pd.DataFrame, schema: Schema, model: str = "hgb", seed: int = 0
+) -> dict[str, float]:
     """Train ``model`` on ``train`` and score it on ``test``.
 
     Args:
@@ -155,13 +162,23 @@ def constant_score(train: pd.DataFrame, test: pd.DataFrame, schema: Schema) -> d
         return None
     yte = test[y_col].dropna().astype(str).to_numpy()
     pred = np.full(len(yte), classes[0] if len(classes) else "\x00no-class", dtype=object)
-    return {"auc": 0.5, "f1_macro": float(f1_score(yte, pred, average="macro")),
-            "accuracy": float(accuracy_score(yte, pred))}
+    return {
+        "auc": 0.5,
+        "f1_macro": float(f1_score(yte, pred, average="macro")),
+        "accuracy": float(accuracy_score(yte, pred)),
+    }
 
 
-def tstr_trtr(*, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema,
-              models: tuple[str, ...] | list[str] = MODELS, seed: int = 0,
-              trtr_cache: dict[str, dict[str, float]] | None = None) -> dict[str, Any]:
+def tstr_trtr(
+    *,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    synthetic: pd.DataFrame,
+    schema: Schema,
+    models: tuple[str, ...] | list[str] = MODELS,
+    seed: int = 0,
+    trtr_cache: dict[str, dict[str, float]] | None = None,
+) -> dict[str, Any]:
     """TSTR and TRTR scores for each model, and the TSTR/TRTR AUC ratio.
 
     Args:
@@ -253,11 +270,15 @@ def leakage_warnings(trtr_auc: float, aucs: list[dict[str, Any]], threshold: flo
     """
     out = []
     if trtr_auc == trtr_auc and trtr_auc >= threshold:
-        out.append(f"TRTR AUC {trtr_auc:.3f} >= {threshold}: the target is (almost) a function of the features; "
-                   "TSTR/TRTR measures little")
+        out.append(
+            f"TRTR AUC {trtr_auc:.3f} >= {threshold}: the target is (almost) a function of the features; "
+            "TSTR/TRTR measures little"
+        )
     for r in aucs:
         if r["auc"] >= threshold:
             what = "its missingness alone" if r["kind"] == "missingness" else "alone"
-            out.append(f"feature {r['feature']!r} {what} predicts the target with AUC {r['auc']:.3f} on the real "
-                       "holdout: a leak (exclude it with schema.feature_exclude, or check how it was derived)")
+            out.append(
+                f"feature {r['feature']!r} {what} predicts the target with AUC {r['auc']:.3f} on the real "
+                "holdout: a leak (exclude it with schema.feature_exclude, or check how it was derived)"
+            )
     return out

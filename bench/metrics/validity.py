@@ -33,8 +33,7 @@ def _referenced(expr: str, columns: list[str]) -> list[str]:
     return [c for c in columns if re.search(r"(?<![\w-])" + re.escape(c) + r"(?![\w-])", expr)]
 
 
-def constraint_mask(table: pd.DataFrame, expr: str, schema: Schema,
-                    real: pd.DataFrame | None = None) -> np.ndarray:
+def constraint_mask(table: pd.DataFrame, expr: str, schema: Schema, real: pd.DataFrame | None = None) -> np.ndarray:
     """Which rows of ``table`` satisfy one declared constraint.
 
     Two forms:
@@ -89,8 +88,12 @@ def constraint_mask(table: pd.DataFrame, expr: str, schema: Schema,
     return (res | missing).to_numpy(dtype=bool)
 
 
-def validity(table: pd.DataFrame, schema: Schema, real: pd.DataFrame | None = None,
-             extra_constraints: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+def validity(
+    table: pd.DataFrame,
+    schema: Schema,
+    real: pd.DataFrame | None = None,
+    extra_constraints: list[str] | tuple[str, ...] = (),
+) -> dict[str, Any]:
     """Share of rows that respect the schema and the declared constraints.
 
     Components (each the share of rows with no violation of that kind):
@@ -130,8 +133,9 @@ def validity(table: pd.DataFrame, schema: Schema, real: pd.DataFrame | None = No
 
     def note(col: str, key: str, mask: np.ndarray) -> None:
         if mask.any():
-            by_column.setdefault(col, {"out_of_bounds": 0, "out_of_domain": 0, "wrong_kind": 0,
-                                       "missing": 0})[key] = int(mask.sum())
+            by_column.setdefault(col, {"out_of_bounds": 0, "out_of_domain": 0, "wrong_kind": 0, "missing": 0})[key] = (
+                int(mask.sum())
+            )
 
     for col, kind in schema.columns.items():
         if kind != "id" and col not in may_miss:
@@ -169,7 +173,7 @@ def validity(table: pd.DataFrame, schema: Schema, real: pd.DataFrame | None = No
     any_bad = np.zeros(m, bool)
     for v in bad.values():
         any_bad |= v
-    share = (lambda mask: float(1 - mask.mean()) if m else float("nan"))
+    share = lambda mask: float(1 - mask.mean()) if m else float("nan")
     return {
         "validity": share(any_bad),
         **{k: share(v) for k, v in bad.items()},

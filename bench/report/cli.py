@@ -13,7 +13,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="tailbench-report",
         description="Aggregate a tailbench sweep directory into summary.parquet, comparison.csv "
-                    "and comparison.md, write report.html and report.md, and print the comparison table.")
+        "and comparison.md, write report.html and report.md, and print the comparison table.",
+    )
     parser.add_argument("sweep_dir", type=Path, help="a Hydra multirun directory under results/")
     parser.add_argument("-q", "--quiet", action="store_true", help="do not print the table")
     args = parser.parse_args(argv)

@@ -132,10 +132,23 @@ def load_sweep(sweep_dir: Path, tables: SweepTables | None = None) -> SweepRepor
     if "epsilon" in failed.columns:
         failed["epsilon"] = failed["epsilon"].map(_eps_label)
     return SweepReport(
-        sweep_dir=sweep_dir, runs=runs, metrics=metrics, summary=summary, columns=columns, rows=rows,
-        failed=failed, metric_errors=_metric_errors(runs), collapse=_collect_collapse(sweep_dir),
-        provenance=provenance(sweep_dir, runs), dp=dp_accounting(runs), audit_flags=_audit_flags(runs),
-        risks=risk_table(metrics), vulnerable=vulnerable_records(runs), controls=controls_table(runs, metrics), warnings=run_warnings(runs))
+        sweep_dir=sweep_dir,
+        runs=runs,
+        metrics=metrics,
+        summary=summary,
+        columns=columns,
+        rows=rows,
+        failed=failed,
+        metric_errors=_metric_errors(runs),
+        collapse=_collect_collapse(sweep_dir),
+        provenance=provenance(sweep_dir, runs),
+        dp=dp_accounting(runs),
+        audit_flags=_audit_flags(runs),
+        risks=risk_table(metrics),
+        vulnerable=vulnerable_records(runs),
+        controls=controls_table(runs, metrics),
+        warnings=run_warnings(runs),
+    )
 
 
 # ------------------------------------------------------------ comparison table
@@ -178,7 +191,14 @@ def table_model(table: pd.DataFrame, summary: pd.DataFrame) -> tuple[list[Column
         for c in columns:
             v = rec[c.header]
             if c.metric is not None:
-                key = (rec["dataset"], rec["generator"], rec["epsilon"], *(rec[p] for p in params), c.metric, c.subgroup)
+                key = (
+                    rec["dataset"],
+                    rec["generator"],
+                    rec["epsilon"],
+                    *(rec[p] for p in params),
+                    c.metric,
+                    c.subgroup,
+                )
                 m = means.get(key, math.nan)
                 row.append(Cell(str(v), None if _nan(m) else float(m)))
             elif c.header == "epsilon":
@@ -230,19 +250,34 @@ def provenance(sweep_dir: Path, runs: pd.DataFrame) -> dict[str, Any]:
         value any run used, from run.json), ``config_yaml`` (the sweep's composed config without
         Hydra's own node, truncated), ``total_s``.
     """
-    out: dict[str, Any] = {"datasets": {}, "generators": [], "epsilons": [], "seeds": [], "n_runs": len(runs),
-                           "status": {}, "versions": {}, "config_hashes": 0, "git": _git(sweep_dir, runs),
-                           "sweep_params": {}, "overrides": [], "run_overrides": {}, "config_yaml": "",
-                           "total_s": math.nan}
+    out: dict[str, Any] = {
+        "datasets": {},
+        "generators": [],
+        "epsilons": [],
+        "seeds": [],
+        "n_runs": len(runs),
+        "status": {},
+        "versions": {},
+        "config_hashes": 0,
+        "git": _git(sweep_dir, runs),
+        "sweep_params": {},
+        "overrides": [],
+        "run_overrides": {},
+        "config_yaml": "",
+        "total_s": math.nan,
+    }
     if not runs.empty:
         for ds, sub in runs.groupby("dataset", dropna=False):
             fps = sorted({str(f) for f in sub.get("dataset_fingerprint", pd.Series(dtype=object)).dropna()})
-            sizes = next((s for s in sub.get("split_sizes", pd.Series(dtype=object)).dropna()
-                          if isinstance(s, dict)), {})
+            sizes = next(
+                (s for s in sub.get("split_sizes", pd.Series(dtype=object)).dropna() if isinstance(s, dict)), {}
+            )
             out["datasets"][str(ds)] = {"fingerprints": fps, "split_sizes": sizes}
         out["generators"] = sorted(runs["generator"].dropna().astype(str).unique())
-        out["epsilons"] = sorted({_eps_label(e) for e in runs.get("epsilon", pd.Series(dtype=float))},
-                                 key=lambda s: (plots.eps_value(s) if not math.isnan(plots.eps_value(s)) else -1))
+        out["epsilons"] = sorted(
+            {_eps_label(e) for e in runs.get("epsilon", pd.Series(dtype=float))},
+            key=lambda s: plots.eps_value(s) if not math.isnan(plots.eps_value(s)) else -1,
+        )
         out["seeds"] = sorted({int(s) for s in pd.to_numeric(runs.get("seed"), errors="coerce").dropna()})
         out["status"] = runs["status"].value_counts().to_dict() if "status" in runs else {}
         vers: dict[str, set] = {}
@@ -256,8 +291,8 @@ def provenance(sweep_dir: Path, runs: pd.DataFrame) -> dict[str, Any]:
         tot = [t.get("total_s") for t in runs.get("timings", pd.Series(dtype=object)).dropna() if isinstance(t, dict)]
         out["total_s"] = float(np.nansum([x for x in tot if x is not None])) if tot else math.nan
     axes: dict[str, set] = {}
-    for ov in (runs["overrides"] if "overrides" in runs.columns else []):
-        for o in (ov if isinstance(ov, (list, tuple, np.ndarray)) else []):
+    for ov in runs["overrides"] if "overrides" in runs.columns else []:
+        for o in ov if isinstance(ov, (list, tuple, np.ndarray)) else []:
             k, sep, v = str(o).partition("=")
             if sep:
                 axes.setdefault(k.lstrip("+~"), set()).add(v)
@@ -265,7 +300,7 @@ def provenance(sweep_dir: Path, runs: pd.DataFrame) -> dict[str, Any]:
     cfg = _sweep_config(sweep_dir)
     if cfg:
         hyd = cfg.pop("hydra", {}) or {}
-        out["sweep_params"] = ((hyd.get("sweeper") or {}).get("params") or {})
+        out["sweep_params"] = (hyd.get("sweeper") or {}).get("params") or {}
         out["overrides"] = list(((hyd.get("overrides") or {}).get("task")) or [])
         text = yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False)
         lines = text.splitlines()
@@ -305,30 +340,50 @@ def _git(sweep_dir: Path, runs: pd.DataFrame) -> dict[str, Any]:
             return {"commit": ", ".join(commits), "source": "recorded by the runs"}
     repo = Path(__file__).resolve().parents[2]
     try:
-        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              timeout=5)
+        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
         if head.returncode != 0:
             return {"commit": None, "source": "no git repository"}
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         flag = " (uncommitted changes)" if dirty.stdout.strip() else ""
-        return {"commit": head.stdout.strip()[:12] + flag,
-                "source": "repository HEAD when the report was built (runs did not record a commit)"}
+        return {
+            "commit": head.stdout.strip()[:12] + flag,
+            "source": "repository HEAD when the report was built (runs did not record a commit)",
+        }
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "source": "git not available"}
 
 
-DP_ACCOUNTING_COLUMNS = ["dataset", "generator", "epsilon", "epsilon_spent", "delta", "delta_rationale", "accountant",
-                         "neighbouring", "rng", "bounds_source", "tuning_source", "outside", "scope", "full_scope",
-                         "notes"]
+DP_ACCOUNTING_COLUMNS = [
+    "dataset",
+    "generator",
+    "epsilon",
+    "epsilon_spent",
+    "delta",
+    "delta_rationale",
+    "accountant",
+    "neighbouring",
+    "rng",
+    "bounds_source",
+    "tuning_source",
+    "outside",
+    "scope",
+    "full_scope",
+    "notes",
+]
 
 
 def _joined(sub: pd.DataFrame, col: str, sep: str = "; ") -> str:
     """The distinct non-empty values of a run.json field over a cell's runs (lists flattened), joined."""
     if col not in sub:
         return "—"
-    vals = sorted({str(x) for s in sub[col].dropna()
-                   for x in (s if isinstance(s, (list, tuple, np.ndarray)) else [s]) if str(x)})
+    vals = sorted(
+        {str(x) for s in sub[col].dropna() for x in (s if isinstance(s, (list, tuple, np.ndarray)) else [s]) if str(x)}
+    )
     return sep.join(vals)
 
 
@@ -353,21 +408,25 @@ def dp_accounting(runs: pd.DataFrame) -> pd.DataFrame:
     out = []
     for (ds, g, e), sub in r.groupby(["dataset", "generator", "epsilon"], sort=True):
         spent = pd.to_numeric(sub["epsilon_spent"], errors="coerce")
-        out.append({
-            "dataset": ds, "generator": g, "epsilon": e,
-            "epsilon_spent": _fmt_range(spent),
-            "delta": _fmt_range(pd.to_numeric(sub.get("delta"), errors="coerce")) if "delta" in sub else "—",
-            "delta_rationale": _joined(sub, "dp_delta_rationale") or "—",
-            "accountant": _joined(sub, "accountant", ", ") or "—",
-            "neighbouring": _joined(sub, "dp_neighbouring", ", ") or "—",
-            "rng": _joined(sub, "dp_rng") or "—",
-            "bounds_source": _joined(sub, "dp_bounds_source") or "—",
-            "tuning_source": _joined(sub, "dp_tuning_source") or "—",
-            "outside": _joined(sub, "dp_outside") or ("nothing" if "dp_outside" in sub else "—"),
-            "scope": _joined(sub, "dp_scope") or "—",
-            "full_scope": all(_true(x) for x in sub.get("dp_full_scope", pd.Series([False]))),
-            "notes": _joined(sub, "dp_notes")[:MAX_ERROR_CHARS],
-        })
+        out.append(
+            {
+                "dataset": ds,
+                "generator": g,
+                "epsilon": e,
+                "epsilon_spent": _fmt_range(spent),
+                "delta": _fmt_range(pd.to_numeric(sub.get("delta"), errors="coerce")) if "delta" in sub else "—",
+                "delta_rationale": _joined(sub, "dp_delta_rationale") or "—",
+                "accountant": _joined(sub, "accountant", ", ") or "—",
+                "neighbouring": _joined(sub, "dp_neighbouring", ", ") or "—",
+                "rng": _joined(sub, "dp_rng") or "—",
+                "bounds_source": _joined(sub, "dp_bounds_source") or "—",
+                "tuning_source": _joined(sub, "dp_tuning_source") or "—",
+                "outside": _joined(sub, "dp_outside") or ("nothing" if "dp_outside" in sub else "—"),
+                "scope": _joined(sub, "dp_scope") or "—",
+                "full_scope": all(_true(x) for x in sub.get("dp_full_scope", pd.Series([False]))),
+                "notes": _joined(sub, "dp_notes")[:MAX_ERROR_CHARS],
+            }
+        )
     df = pd.DataFrame(out, columns=cols)
     df["_e"] = df["epsilon"].map(plots.eps_value)
     return df.sort_values(["dataset", "generator", "_e"]).drop(columns="_e").reset_index(drop=True)
@@ -432,13 +491,29 @@ def risk_table(metrics: pd.DataFrame) -> pd.DataFrame:
     Source: anonymeter (Giomi et al., PoPETs 2023): risk = (attack − control) /
         (1 − control) with a Wilson interval.
     """
-    cols = ["dataset", "generator", "epsilon", "risk", "value", "ci_low", "ci_high", "baseline", "below_baseline",
-            "few_queries"]
+    cols = [
+        "dataset",
+        "generator",
+        "epsilon",
+        "risk",
+        "value",
+        "ci_low",
+        "ci_high",
+        "baseline",
+        "below_baseline",
+        "few_queries",
+    ]
     if metrics.empty:
         return pd.DataFrame(columns=cols)
     m = metrics[(metrics["family"] == "privacy") & (metrics["subgroup"] == "all")]
-    names = sorted({n for n in m["metric"].unique() if any(n == r or n.startswith(r + ".") for r in RISK_METRICS)
-                    and not n.endswith(("_baseline", "_below_baseline", "_few_queries"))})
+    names = sorted(
+        {
+            n
+            for n in m["metric"].unique()
+            if any(n == r or n.startswith(r + ".") for r in RISK_METRICS)
+            and not n.endswith(("_baseline", "_below_baseline", "_few_queries"))
+        }
+    )
     if not names:
         return pd.DataFrame(columns=cols)
     m = m.assign(eps=m["epsilon"].map(_eps_label))
@@ -484,16 +559,22 @@ def vulnerable_records(runs: pd.DataFrame, top: int = 10) -> pd.DataFrame:
             for v in lst if isinstance(lst, list) else []:
                 if not isinstance(v, dict) or "row" not in v:
                     continue
-                row, rank = int(v["row"]), int(v.get("rank") or 10 ** 6)
+                row, rank = int(v["row"]), int(v.get("rank") or 10**6)
                 out = str(v.get("subgroup")) == "outliers"
                 if row not in cell or rank < cell[row][0]:
                     cell[row] = (rank, out)
     rows = []
     for (ds, g, e), cell in acc.items():
         best = sorted(cell.items(), key=lambda kv: (kv[1][0], kv[0]))[:top]
-        rows.append({"dataset": ds, "generator": g, "epsilon": e,
-                     "rows": ", ".join(f"{k}{'†' if o else ''}" for k, (_, o) in best),
-                     "outliers": sum(o for _, (_, o) in best)})
+        rows.append(
+            {
+                "dataset": ds,
+                "generator": g,
+                "epsilon": e,
+                "rows": ", ".join(f"{k}{'†' if o else ''}" for k, (_, o) in best),
+                "outliers": sum(o for _, (_, o) in best),
+            }
+        )
     df = pd.DataFrame(rows, columns=cols)
     if df.empty:
         return df
@@ -532,9 +613,16 @@ def _metric_errors(runs: pd.DataFrame) -> pd.DataFrame:
         errs = r.get("metric_errors")
         if isinstance(errs, dict):
             for fam, err in errs.items():
-                out.append({"dir": r.get("dir"), "generator": r.get("generator"),
-                            "epsilon": _eps_label(r.get("epsilon")), "seed": r.get("seed"), "family": fam,
-                            "error": _clip(err)})
+                out.append(
+                    {
+                        "dir": r.get("dir"),
+                        "generator": r.get("generator"),
+                        "epsilon": _eps_label(r.get("epsilon")),
+                        "seed": r.get("seed"),
+                        "family": fam,
+                        "error": _clip(err),
+                    }
+                )
     return pd.DataFrame(out, columns=cols)
 
 
@@ -562,29 +650,29 @@ class Figure:
 
 HOW_TO_READ = {
     "frontier": "Each point is one generator × ε (mean over seeds; bars ±1 std). Further toward the better "
-                "end of the x axis, an attacker tells training members from non-members less well; higher means "
-                "synthetic marginals and pairs closer to the real training split. Points on the black line are "
-                "Pareto-optimal: no other configuration is both more private and more faithful. Hollow markers "
-                "are references (identity copies the training data).",
+    "end of the x axis, an attacker tells training members from non-members less well; higher means "
+    "synthetic marginals and pairs closer to the real training split. Points on the black line are "
+    "Pareto-optimal: no other configuration is both more private and more faithful. Hollow markers "
+    "are references (identity copies the training data).",
     "epsilon": "Solid lines: each DP generator across its requested ε (log scale; bars ±1 std over seeds). "
-               "Dashed lines: non-DP generators as reference levels. A DP generator should approach its non-DP "
-               "counterpart as ε grows. If the claimed ε holds, no attack's advantage (TPR − FPR) can exceed the "
-               "black ceiling (e^ε − 1)/(e^ε + 1) (δ adds at most 2δ/(e^ε + 1)); on the audit panel an "
-               "empirical lower bound above the diagonal contradicts the claimed ε.",
+    "Dashed lines: non-DP generators as reference levels. A DP generator should approach its non-DP "
+    "counterpart as ε grows. If the claimed ε holds, no attack's advantage (TPR − FPR) can exceed the "
+    "black ceiling (e^ε − 1)/(e^ε + 1) (δ adds at most 2δ/(e^ε + 1)); on the audit panel an "
+    "empirical lower bound above the diagonal contradicts the claimed ε.",
     "subgroups": "For each privacy metric measured on outliers: the attack on the most atypical training "
-                 "records (outliers, pink) beside typical records, or all records when the metric has no typical "
-                 "subgroup (blue). When the pink bar is worse than the blue one (see the axis arrow), outliers "
-                 "are more exposed than the overall number suggests. Cells with too few outliers to measure are "
-                 "left out.",
+    "records (outliers, pink) beside typical records, or all records when the metric has no typical "
+    "subgroup (blue). When the pink bar is worse than the blue one (see the axis arrow), outliers "
+    "are more exposed than the overall number suggests. Cells with too few outliers to measure are "
+    "left out.",
     "tails": "x: how many times a rare category (below 1% of rows) occurs in the real training split; y: the "
-             "share of those categories that appear at least once in the synthetic table. A line that drops "
-             "toward the left is erasing the tail: categories seen once are the first to go.",
+    "share of those categories that appear at least once in the synthetic table. A line that drops "
+    "toward the left is erasing the tail: categories seen once are the first to go.",
     "collapse": "Each generation is trained on the previous generation's synthetic output (line style = mode). "
-                "Curves that fall with the generation show what recursive training erases; bands are ±1 std "
-                "over seeds.",
+    "Curves that fall with the generation show what recursive training erases; bands are ±1 std "
+    "over seeds.",
     "cost": "Wall-clock time to fit one generator and the job's peak resident memory (max RSS of the whole "
-            "process, evaluation included), mean over seeds with ±1 std. Fit time uses a log scale when it "
-            "spans more than 50×.",
+    "process, evaluation included), mean over seeds with ±1 std. Fit time uses a log scale when it "
+    "spans more than 50×.",
 }
 
 ABSENT_HINTS = {
@@ -613,8 +701,11 @@ def figures(rep: SweepReport) -> tuple[list[Figure], list[str]]:
             figs.append(Figure(key, title, plots.to_svg(fig, key), HOW_TO_READ[key], note))
 
     pts, xa, ya = plots.frontier_points(rep.summary)
-    note = (f"x: {xa.metric}, y: {ya.metric}; {int(pts['on_front'].sum())} of {len(pts)} points on the front."
-            if xa is not None else "")
+    note = (
+        f"x: {xa.metric}, y: {ya.metric}; {int(pts['on_front'].sum())} of {len(pts)} points on the front."
+        if xa is not None
+        else ""
+    )
     add("frontier", "Privacy–fidelity frontier", plots.fig_frontier(pts, xa, ya), note)
     series = plots.epsilon_series(rep.summary)
     deltas = {}
@@ -624,8 +715,12 @@ def figures(rep: SweepReport) -> tuple[list[Figure], list[str]]:
                 deltas[g] = float(str(d).split("–")[-1])
             except ValueError:
                 pass
-    add("epsilon", "Fidelity, utility and privacy against ε", plots.fig_against_epsilon(series, deltas),
-        f"DP generators: {', '.join(plots.dp_generators(rep.summary))}." if not series.empty else "")
+    add(
+        "epsilon",
+        "Fidelity, utility and privacy against ε",
+        plots.fig_against_epsilon(series, deltas),
+        f"DP generators: {', '.join(plots.dp_generators(rep.summary))}." if not series.empty else "",
+    )
     pairs = plots.subgroup_pairs(rep.summary)
     add("subgroups", "Outliers vs typical records", plots.fig_subgroups(pairs))
     add("tails", "Rare-category retention by count bin", plots.fig_tail_bins(plots.tail_bins(rep.summary)))
@@ -635,162 +730,7 @@ def figures(rep: SweepReport) -> tuple[list[Figure], list[str]]:
 
 
 # -------------------------------------------------------------------- render
-_TEMPLATE = r"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>tailbench report: {{ rep.name }}</title>
-<style>
-:root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --best:#dafbe1; --bad:#ffebe9; --head:#f6f8fa; }
-* { box-sizing: border-box; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: var(--fg);
-       margin: 0 auto; max-width: 1320px; padding: 18px 28px 60px; }
-h1 { font-size: 24px; margin: 6px 0 2px; } h2 { font-size: 18px; margin: 30px 0 8px; border-bottom: 1px solid var(--line);
-     padding-bottom: 4px; } h3 { font-size: 14px; margin: 16px 0 6px; }
-.sub, .how, .note, .muted { color: var(--muted); }
-.how { font-size: 13px; margin: 4px 0 0; max-width: 1100px; } .how b { color: var(--fg); }
-nav { margin: 10px 0; font-size: 13px; } nav a { margin-right: 12px; color: #0969da; text-decoration: none; }
-table { border-collapse: collapse; font-size: 12.5px; margin: 6px 0; }
-th, td { border: 1px solid var(--line); padding: 3px 7px; text-align: left; vertical-align: top; }
-th { background: var(--head); white-space: nowrap; }
-table.cmp th { cursor: pointer; user-select: none; } table.cmp th:hover { background: #eaeef2; }
-table.cmp th.asc::after { content: " ▲"; font-size: 9px; } table.cmp th.desc::after { content: " ▼"; font-size: 9px; }
-table.cmp td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.best { background: var(--best); font-weight: 600; } td.best::after { content: " ★"; color: #1a7f37; }
-tr.ref td { font-style: italic; color: var(--muted); }
-.kv td:first-child { font-weight: 600; white-space: nowrap; }
-.fail td { background: var(--bad); }
-.warn { background: var(--bad); border: 1px solid #ffcecb; padding: 6px 10px; border-radius: 4px; }
-svg.fig { max-width: 100%; height: auto; display: block; }
-figure { margin: 8px 0 0; }
-details pre { background: var(--head); padding: 8px; overflow: auto; max-height: 420px; font-size: 12px; }
-code { font-size: 12.5px; }
-.scroll { overflow-x: auto; }
-</style>
-</head>
-<body>
-<h1>tailbench report: {{ rep.name }}</h1>
-<div class="sub">{{ prov.n_runs }} runs ({% for s, n in prov.status.items() %}{{ n }} {{ s }}{% if not loop.last %}, {% endif %}{% endfor %})
- · datasets {{ prov.datasets|join(", ") }} · generators {{ prov.generators|join(", ") }}
- · generated {{ rep.generated_at }} by tailbench {{ version }}</div>
-<nav>{% for id, title in toc %}<a href="#{{ id }}">{{ title }}</a>{% endfor %}</nav>
-
-<h2 id="provenance">Configuration and provenance</h2>
-<table class="kv">
-{% for ds, d in prov.datasets.items() %}<tr><td>dataset {{ ds }}</td><td>fingerprint {{ d.fingerprints|join(", ") or "—" }}
-{% if d.fingerprints|length > 1 %} <b>(differs between runs)</b>{% endif %}
-{% if d.split_sizes %} · splits {% for k, v in d.split_sizes.items() %}{{ k }} {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}{% endif %}</td></tr>
-{% endfor %}<tr><td>generators</td><td>{{ prov.generators|join(", ") or "—" }}</td></tr>
-<tr><td>ε requested</td><td>{{ prov.epsilons|join(", ") }} <span class="muted">(— = no formal guarantee)</span></td></tr>
-<tr><td>seeds</td><td>{{ prov.seeds|join(", ") or "—" }}</td></tr>
-{% if prov.run_overrides %}<tr><td>overrides (all runs)</td><td>{% for k, v in prov.run_overrides.items() %}<code>{{ k }}={{ v|join(",") }}</code> {% endfor %}</td></tr>{% endif %}
-{% if prov.sweep_params %}<tr><td>sweeper params</td><td>{% for k, v in prov.sweep_params.items() %}<code>{{ k }}={{ v }}</code> {% endfor %}
-<span class="muted">(multirun.yaml, the last multirun into this directory)</span></td></tr>{% endif %}
-{% if prov.overrides %}<tr><td>command line</td><td>{% for o in prov.overrides %}<code>{{ o }}</code> {% endfor %}</td></tr>{% endif %}
-<tr><td>git commit</td><td>{{ prov.git.commit or "—" }} <span class="muted">({{ prov.git.source }})</span></td></tr>
-<tr><td>configs</td><td>{{ prov.config_hashes }} distinct config hashes · total run time {{ total_s }}</td></tr>
-<tr><td>versions</td><td>{% for k, v in prov.versions.items() %}{{ k }} {{ v|join(" / ") }}{% if v|length > 1 %} <b>(mixed)</b>{% endif %}{% if not loop.last %} · {% endif %}{% endfor %}</td></tr>
-</table>
-{% if prov.config_yaml %}<details><summary>Sweep configuration (composed, without Hydra's own settings)</summary><pre>{{ prov.config_yaml }}</pre></details>{% endif %}
-
-<h2 id="table">Comparison table</h2>
-<p class="how">One row per generator × ε. {{ table_note }} ★ marks the best value of each ranked column per dataset
-(the control references, shown in italics, are not ranked). Click a header to sort.</p>
-{% if rep.rows %}<div class="scroll"><table class="cmp" id="cmp">
-<thead><tr>{% for c in rep.columns %}<th{% if c.metric %} title="{{ c.metric }}{% if c.subgroup != 'all' %} [{{ c.subgroup }}]{% endif %}: {{ c.direction }}"{% endif %}>{{ c.header }}</th>{% endfor %}</tr></thead>
-<tbody>{% for row in rep.rows %}<tr{% if row[gen_col].text in refs %} class="ref"{% endif %}>{% for cell in row %}<td{% if rep.columns[loop.index0].metric %} class="num{% if cell.best %} best{% endif %}"{% endif %} data-v="{{ cell.sort if cell.sort is not none else '' }}">{{ cell.text }}</td>{% endfor %}</tr>
-{% endfor %}</tbody></table></div>{% else %}<p class="muted">No runs.</p>{% endif %}
-
-{% if not rep.warnings.empty %}<h2 id="warnings">Warnings about the data</h2>
-{% for r in rep.warnings.to_dict("records") %}<p class="warn"><b>{{ r.dataset }} ({{ r.kind }}):</b> {{ r.warning }} <span class="muted">({{ r.runs }} run(s))</span></p>
-{% endfor %}{% endif %}
-
-{% if not rep.controls.empty %}<h2 id="controls">Controls: does each privacy metric read right?</h2>
-<p class="how">Each privacy metric on four generators with known truth, same dataset and splits (mean over seeds):
-<b>identity</b> copies the training rows (must read worst), <b>noisy_identity</b> swaps a share of their cells
-(must sit strictly between), <b>independent</b> and <b>faker</b> ignore who was a member (must read the metric's
-<b>null</b> level within the <b>tolerance</b>, 4 standard errors derived from the run's sample sizes). A metric that
-fails is not evidence of privacy or of leakage on this dataset. Larger = more leakage for every metric here.</p>
-{% for ds, rows in controls_by_ds %}<h3>{{ ds }}</h3>
-<table><tr><th>metric</th><th>subgroup</th><th>identity</th><th>noisy_identity</th><th>independent</th><th>faker</th><th>null ± tolerance</th><th>verdict</th></tr>
-{% for r in rows %}<tr{% if not r.passes %} class="fail"{% endif %}><td>{{ r.metric }}</td><td>{{ r.subgroup }}</td><td>{{ fmt3(r.identity) }}</td><td>{{ fmt3(r.noisy_identity) }}</td><td>{{ fmt3(r.independent) }}</td><td>{{ fmt3(r.faker) }}</td><td>{{ fmt3(r.null) }} ± {{ fmt3(r.tolerance) }}</td><td>{{ verdict(r) }}</td></tr>
-{% endfor %}</table>{% endfor %}{% endif %}
-
-{% for f in figs %}
-<h2 id="{{ f.id }}">{{ f.title }}</h2>
-{% if f.id == "epsilon" and not rep.dp.empty %}
-<h3>Privacy accounting</h3>
-<div class="scroll"><table><tr><th>dataset</th><th>generator</th><th>ε requested</th><th>ε spent</th><th>δ</th><th>why this δ</th><th>accountant</th><th>neighbouring</th><th>RNG</th><th>bounds source</th><th>tuning source</th><th>outside the claim</th><th>what ε covers</th><th>full scope</th><th>notes</th></tr>
-{% for r in rep.dp.to_dict("records") %}<tr{% if not r.full_scope %} class="fail"{% endif %}><td>{{ r.dataset }}</td><td>{{ r.generator }}</td><td>{{ r.epsilon }}</td><td>{{ r.epsilon_spent }}</td><td>{{ r.delta }}</td><td>{{ r.delta_rationale }}</td><td>{{ r.accountant }}</td><td>{{ r.neighbouring }}</td><td>{{ r.rng }}</td><td>{{ r.bounds_source }}</td><td>{{ r.tuning_source }}</td><td>{{ r.outside }}</td><td>{{ r.scope }}</td><td>{{ "yes" if r.full_scope else "no: ε covers only the listed parts" }}</td><td>{{ r.notes }}</td></tr>
-{% endfor %}</table></div>
-{% endif %}
-{% if f.id == "epsilon" and not rep.audit_flags.empty %}
-<p class="warn"><b>Audit:</b> in {{ rep.audit_flags|length }} run(s) the empirical ε lower bound exceeds the claimed ε:
-{% for r in rep.audit_flags.to_dict("records") %}{{ r.generator }} ε={{ r.epsilon }} seed {{ r.seed }} (job {{ r.dir }}){% if not loop.last %}; {% endif %}{% endfor %}.</p>
-{% endif %}
-{% if f.note %}<p class="note">{{ f.note }}</p>{% endif %}
-<figure>{{ f.svg|safe }}</figure>
-<p class="how"><b>How to read this:</b> {{ f.how }}</p>
-{% endfor %}
-
-{% if not rep.risks.empty or not rep.vulnerable.empty %}<h2 id="privacy">Privacy details</h2>
-{% if not rep.risks.empty %}<h3>Anonymeter risks</h3>
-<p class="how">Risk = how much better than the control baseline the attack does on training records (0 = no
-better; anonymeter's definition), with its 95% interval, mean over seeds. <b>baseline</b> is the naive random
-attacker's success rate; a row marked "no better than baseline" means anonymeter warned that the attack did not
-beat it, so the risk is not meaningful there.</p>
-{% for part in risk_parts %}{% if part.rows %}{% if part.details %}<details><summary>{{ part.title }}</summary>{% endif %}
-<table><tr><th>dataset</th><th>generator</th><th>ε</th><th>risk</th><th>value ↓</th><th>95% CI</th><th>baseline</th><th>no better than baseline</th><th>too few queries</th></tr>
-{% for r in part.rows %}<tr><td>{{ r.dataset }}</td><td>{{ r.generator }}</td><td>{{ r.epsilon }}</td><td>{{ r.risk }}</td><td>{{ fmt3(r.value) }}</td><td>{{ fmt3(r.ci_low) }} – {{ fmt3(r.ci_high) }}</td><td>{{ fmt3(r.baseline) }}</td><td>{{ share(r.below_baseline) }}</td><td>{{ share(r.few_queries) }}</td></tr>
-{% endfor %}</table>{% if part.details %}</details>{% endif %}{% endif %}{% endfor %}{% endif %}
-{% if not rep.vulnerable.empty %}<h3>Most exposed training records (row index only)</h3>
-<p class="how">The training records the membership attack scored highest, by their row index in the loaded
-table (never their values); † marks an outlier. A row index that recurs across generators is a record every
-generator leaks.</p>
-<table><tr><th>dataset</th><th>generator</th><th>ε</th><th>row ids (best rank over seeds)</th><th>outliers</th></tr>
-{% for r in rep.vulnerable.to_dict("records") %}<tr><td>{{ r.dataset }}</td><td>{{ r.generator }}</td><td>{{ r.epsilon }}</td><td>{{ r.rows }}</td><td>{{ r.outliers }}</td></tr>
-{% endfor %}</table>{% endif %}{% endif %}
-
-<h2 id="failures">Failed runs</h2>
-{% if rep.failed.empty %}<p class="muted">None: every run finished.</p>{% else %}
-<table><tr>{% for c in rep.failed.columns %}<th>{{ c }}</th>{% endfor %}</tr>
-{% for r in rep.failed.itertuples(index=False) %}<tr class="fail">{% for v in r %}<td>{{ fmt(v) }}</td>{% endfor %}</tr>
-{% endfor %}</table>{% endif %}
-{% if not rep.metric_errors.empty %}<h3>Metric families that failed inside finished runs</h3>
-<table><tr>{% for c in rep.metric_errors.columns %}<th>{{ c }}</th>{% endfor %}</tr>
-{% for r in rep.metric_errors.itertuples(index=False) %}<tr>{% for v in r %}<td>{{ fmt(v) }}</td>{% endfor %}</tr>
-{% endfor %}</table>{% endif %}
-
-{% if absent %}<h2 id="absent">Not in this sweep</h2>
-<ul class="muted">{% for a in absent %}<li>{{ a }}</li>{% endfor %}</ul>{% endif %}
-<p class="muted">Regenerate with <code>tailbench-report {{ rep.sweep_dir }}</code>. This page is self-contained and
-fetches nothing. It is built from aggregated metrics and run records only and contains no real record.</p>
-<script>
-(function () {
-  var t = document.getElementById("cmp"); if (!t) return;
-  var ths = t.tHead.rows[0].cells;
-  Array.prototype.forEach.call(ths, function (th, i) {
-    th.addEventListener("click", function () {
-      var asc = !th.classList.contains("asc");
-      Array.prototype.forEach.call(ths, function (h) { h.classList.remove("asc", "desc"); });
-      th.classList.add(asc ? "asc" : "desc");
-      var rows = Array.prototype.slice.call(t.tBodies[0].rows);
-      rows.sort(function (a, b) {
-        var x = a.cells[i].getAttribute("data-v"), y = b.cells[i].getAttribute("data-v");
-        if (x === "" || y === "") return (x === "") - (y === "");
-        var nx = parseFloat(x), ny = parseFloat(y);
-        var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
-        return asc ? c : -c;
-      });
-      rows.forEach(function (r) { t.tBodies[0].appendChild(r); });
-    });
-  });
-})();
-</script>
-</body>
-</html>
-"""
+TEMPLATE = Path(__file__).with_name("templates") / "report.html.j2"  # the page: Jinja2, autoescaped
 
 
 def render_html(rep: SweepReport) -> str:
@@ -807,15 +747,34 @@ def render_html(rep: SweepReport) -> str:
     gen_col = next((i for i, c in enumerate(rep.columns) if c.header == "generator"), 0)
     total = rep.provenance.get("total_s", math.nan)
     risks = rep.risks.to_dict("records")
-    risk_parts = [{"title": "", "details": False, "rows": [r for r in risks if r["risk"] in RISK_METRICS]},
-                  {"title": "Per attack mode and secret column", "details": True,
-                   "rows": [r for r in risks if r["risk"] not in RISK_METRICS]}]
-    return env.from_string(_TEMPLATE).render(
-        rep=rep, prov=rep.provenance, figs=figs, absent=absent, toc=toc, version=__version__,
-        risk_parts=risk_parts, refs=plots.REFERENCE_GENERATORS, gen_col=gen_col, fmt=_cell, fmt3=_fmt3, share=_share,
-        total_s="—" if _nan(total) else f"{total:.0f} s", table_note=TABLE_NOTE,
+    risk_parts = [
+        {"title": "", "details": False, "rows": [r for r in risks if r["risk"] in RISK_METRICS]},
+        {
+            "title": "Per attack mode and secret column",
+            "details": True,
+            "rows": [r for r in risks if r["risk"] not in RISK_METRICS],
+        },
+    ]
+    return env.from_string(TEMPLATE.read_text(encoding="utf-8")).render(
+        rep=rep,
+        prov=rep.provenance,
+        figs=figs,
+        absent=absent,
+        toc=toc,
+        version=__version__,
+        risk_parts=risk_parts,
+        refs=plots.REFERENCE_GENERATORS,
+        gen_col=gen_col,
+        fmt=_cell,
+        fmt3=_fmt3,
+        share=_share,
+        total_s="—" if _nan(total) else f"{total:.0f} s",
+        table_note=TABLE_NOTE,
         controls_by_ds=[(ds, g.to_dict("records")) for ds, g in rep.controls.groupby("dataset", sort=True)]
-        if not rep.controls.empty else [], verdict=verdict)
+        if not rep.controls.empty
+        else [],
+        verdict=verdict,
+    )
 
 
 def write_html(sweep_dir: Path, rep: SweepReport | None = None) -> Path:
@@ -831,9 +790,15 @@ def verdict(r: dict[str, Any]) -> str:
     """One controls-panel verdict in words: ``calibrated`` or what failed."""
     if r["passes"]:
         return "calibrated"
-    why = [w for k, w in (("separates", "identity inside the null band"),
-                          ("nulls_at_null", "a null control outside the band"),
-                          ("between", "noisy_identity not strictly between")) if not r[k]]
+    why = [
+        w
+        for k, w in (
+            ("separates", "identity inside the null band"),
+            ("nulls_at_null", "a null control outside the band"),
+            ("between", "noisy_identity not strictly between"),
+        )
+        if not r[k]
+    ]
     return "fails: " + "; ".join(why)
 
 

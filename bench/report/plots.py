@@ -34,9 +34,16 @@ import pandas as pd  # noqa: E402
 REFERENCE_GENERATORS = frozenset({"identity", "noisy_identity"})  # controls: shown, never ranked
 
 #: Privacy metrics usable as the frontier's x axis, in order of preference.
-FRONTIER_PRIVACY = ["privacy.mia_auc", "privacy.mia_advantage", "privacy.epsilon_lower_bound",
-                    "privacy.mia_tpr_at_fpr_0.01", "privacy.dcr_member_share",
-                    "privacy.singling_out_risk", "privacy.linkability_risk", "privacy.inference_risk"]
+FRONTIER_PRIVACY = [
+    "privacy.mia_auc",
+    "privacy.mia_advantage",
+    "privacy.epsilon_lower_bound",
+    "privacy.mia_tpr_at_fpr_0.01",
+    "privacy.dcr_member_share",
+    "privacy.singling_out_risk",
+    "privacy.linkability_risk",
+    "privacy.inference_risk",
+]
 #: Fidelity metrics usable as the frontier's y axis, in order of preference.
 FRONTIER_FIDELITY = ["fidelity.quality_score", "fidelity.column_shapes", "fidelity.pair_trends"]
 #: Panels of the "against epsilon" figure: (family label, candidate metrics).
@@ -118,8 +125,7 @@ def _multi_dataset(summary: pd.DataFrame) -> bool:
 
 
 def _labels(df: pd.DataFrame, multi: bool) -> list[str]:
-    return [config_label(g, e, d if multi else None)
-            for d, g, e in zip(df["dataset"], df["generator"], df["epsilon"])]
+    return [config_label(g, e, d if multi else None) for d, g, e in zip(df["dataset"], df["generator"], df["epsilon"])]
 
 
 def _sort_cells(df: pd.DataFrame) -> pd.DataFrame:
@@ -128,8 +134,9 @@ def _sort_cells(df: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------- frontier
-def pareto_mask(x: np.ndarray, y: np.ndarray, x_direction: str = "minimize",
-                y_direction: str = "maximize") -> np.ndarray:
+def pareto_mask(
+    x: np.ndarray, y: np.ndarray, x_direction: str = "minimize", y_direction: str = "maximize"
+) -> np.ndarray:
     """Which points are Pareto-optimal (non-dominated).
 
     Args:
@@ -159,6 +166,7 @@ def _label_offsets(x: np.ndarray, y: np.ndarray, near: float = 0.08, step: float
     Within a cluster, labels keep the points' vertical order: the highest point's
     label goes up, the lowest one's down.
     """
+
     def scale(v):
         span = np.nanmax(v) - np.nanmin(v) if len(v) else 0
         return (v - np.nanmin(v)) / span if span > 0 else np.zeros_like(v)
@@ -193,14 +201,16 @@ def frontier_points(summary: pd.DataFrame) -> tuple[pd.DataFrame, Axis | None, A
         the sweep has no privacy or no fidelity metric.
     """
     xm, ym = first_present(summary, FRONTIER_PRIVACY), first_present(summary, FRONTIER_FIDELITY)
-    empty = pd.DataFrame(columns=["dataset", "generator", "epsilon", "label", "x", "x_std", "y", "y_std",
-                                  "on_front"])
+    empty = pd.DataFrame(columns=["dataset", "generator", "epsilon", "label", "x", "x_std", "y", "y_std", "on_front"])
     if xm is None or ym is None:
         return empty, None, None
     keys = ["dataset", "generator", "epsilon"]
     xs, ys = select(summary, xm), select(summary, ym)
-    pts = xs[keys + ["mean", "std"]].rename(columns={"mean": "x", "std": "x_std"}).merge(
-        ys[keys + ["mean", "std"]].rename(columns={"mean": "y", "std": "y_std"}), on=keys, how="inner")
+    pts = (
+        xs[keys + ["mean", "std"]]
+        .rename(columns={"mean": "x", "std": "x_std"})
+        .merge(ys[keys + ["mean", "std"]].rename(columns={"mean": "y", "std": "y_std"}), on=keys, how="inner")
+    )
     pts = pts[pts["x"].notna() & pts["y"].notna()]
     if pts.empty:
         return empty, None, None
@@ -210,8 +220,7 @@ def frontier_points(summary: pd.DataFrame) -> tuple[pd.DataFrame, Axis | None, A
     pts["on_front"] = False
     for _, idx in pts.groupby("dataset").groups.items():
         sub = pts.loc[idx]
-        pts.loc[idx, "on_front"] = pareto_mask(sub["x"].to_numpy(), sub["y"].to_numpy(), xa.direction,
-                                               ya.direction)
+        pts.loc[idx, "on_front"] = pareto_mask(sub["x"].to_numpy(), sub["y"].to_numpy(), xa.direction, ya.direction)
     return pts[empty.columns.tolist()], xa, ya
 
 
@@ -227,18 +236,34 @@ def fig_frontier(points: pd.DataFrame, x: Axis, y: Axis) -> plt.Figure | None:
         offsets = _label_offsets(sub["x"].to_numpy(float), sub["y"].to_numpy(float))
         for (_, r), dy in zip(sub.iterrows(), offsets):
             ref = r["generator"] in REFERENCE_GENERATORS
-            ax.errorbar(r["x"], r["y"], xerr=_nz(r["x_std"]), yerr=_nz(r["y_std"]), fmt="o",
-                        ms=8 if r["on_front"] else 6, color=colors[r["generator"]],
-                        mfc="none" if ref else colors[r["generator"]],
-                        mec="black" if r["on_front"] else colors[r["generator"]], mew=1.5 if r["on_front"] else 1,
-                        elinewidth=0.8, capsize=2, alpha=0.95, zorder=3)
-            ax.annotate(config_label(r["generator"], r["epsilon"]), (r["x"], r["y"]), fontsize=7.5,
-                        xytext=(5, 4 + dy), textcoords="offset points", zorder=4,
-                        arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "grey"} if dy else None)
+            ax.errorbar(
+                r["x"],
+                r["y"],
+                xerr=_nz(r["x_std"]),
+                yerr=_nz(r["y_std"]),
+                fmt="o",
+                ms=8 if r["on_front"] else 6,
+                color=colors[r["generator"]],
+                mfc="none" if ref else colors[r["generator"]],
+                mec="black" if r["on_front"] else colors[r["generator"]],
+                mew=1.5 if r["on_front"] else 1,
+                elinewidth=0.8,
+                capsize=2,
+                alpha=0.95,
+                zorder=3,
+            )
+            ax.annotate(
+                config_label(r["generator"], r["epsilon"]),
+                (r["x"], r["y"]),
+                fontsize=7.5,
+                xytext=(5, 4 + dy),
+                textcoords="offset points",
+                zorder=4,
+                arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "grey"} if dy else None,
+            )
         front = sub[sub["on_front"]].sort_values("x")
         if len(front) > 1:
-            ax.plot(front["x"], front["y"], "-", color="black", lw=1.2, alpha=0.6, zorder=2,
-                    label="Pareto front")
+            ax.plot(front["x"], front["y"], "-", color="black", lw=1.2, alpha=0.6, zorder=2, label="Pareto front")
         elif len(front) == 1:
             ax.plot([], [], "o", mfc="none", mec="black", label="Pareto front")
         if x.metric == "privacy.mia_auc":
@@ -320,8 +345,12 @@ def fig_against_epsilon(series: pd.DataFrame, deltas: dict[str, float] | None = 
     panels = [p for p, _ in EPSILON_PANELS if p in set(series["panel"])]
     datasets = sorted(series["dataset"].unique())
     colors = palette(series["generator"])
-    slots = [(ds, p) for ds in datasets for p in panels
-             if not series[(series["panel"] == p) & (series["dataset"] == ds)].empty]
+    slots = [
+        (ds, p)
+        for ds in datasets
+        for p in panels
+        if not series[(series["panel"] == p) & (series["dataset"] == ds)].empty
+    ]
     ncol = min(3, len(slots))
     nrow = math.ceil(len(slots) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(_WIDTH, 3.5 * nrow + 0.3), squeeze=False)
@@ -333,8 +362,17 @@ def fig_against_epsilon(series: pd.DataFrame, deltas: dict[str, float] | None = 
         dp = sub[sub["role"] == "dp"]
         for g, gs in dp.groupby("generator"):
             gs = gs.sort_values("epsilon")
-            ax.errorbar(gs["epsilon"], gs["mean"], yerr=_nz(gs["std"]), fmt="o-", color=colors[g], lw=1.5,
-                        ms=5, capsize=2, label=g)
+            ax.errorbar(
+                gs["epsilon"],
+                gs["mean"],
+                yerr=_nz(gs["std"]),
+                fmt="o-",
+                color=colors[g],
+                lw=1.5,
+                ms=5,
+                capsize=2,
+                label=g,
+            )
         lo, hi = _eps_range(dp["epsilon"])
         for _, r in sub[sub["role"] == "reference"].iterrows():
             lab = config_label(r["generator"], r["epsilon"]) + " (ref)"
@@ -344,8 +382,7 @@ def fig_against_epsilon(series: pd.DataFrame, deltas: dict[str, float] | None = 
             delta = max((deltas or {}).values(), default=0.0) if deltas else 0.0
             ax.plot(grid, advantage_ceiling(grid), color="black", lw=1.2, label="DP ceiling (e^ε−1)/(e^ε+1)")
             if delta > 0:
-                ax.plot(grid, advantage_ceiling(grid, delta), color="black", lw=0.8, ls=":",
-                        label=f"with δ={delta:g}")
+                ax.plot(grid, advantage_ceiling(grid, delta), color="black", lw=0.8, ls=":", label=f"with δ={delta:g}")
         if panel == "privacy (audit)":
             grid = np.geomspace(lo, hi, 50)
             ax.plot(grid, grid, color="black", lw=1.2, label="claimed ε")
@@ -389,12 +426,27 @@ def subgroup_pairs(summary: pd.DataFrame, family: str = "privacy", max_metrics: 
     """
     from bench.results import TABLE_COLUMNS
 
-    cols = ["metric", "direction", "baseline_kind", "dataset", "generator", "epsilon", "label", "baseline",
-            "baseline_std", "outliers", "outliers_std", "gap"]
+    cols = [
+        "metric",
+        "direction",
+        "baseline_kind",
+        "dataset",
+        "generator",
+        "epsilon",
+        "label",
+        "baseline",
+        "baseline_std",
+        "outliers",
+        "outliers_std",
+        "gap",
+    ]
     if summary.empty:
         return pd.DataFrame(columns=cols)
-    s = summary[(summary["family"] == family) & summary["mean"].notna()
-                & ~summary["metric"].str.endswith(("_baseline", "_below_baseline"))]
+    s = summary[
+        (summary["family"] == family)
+        & summary["mean"].notna()
+        & ~summary["metric"].str.endswith(("_baseline", "_below_baseline"))
+    ]
     keys = ["metric", "direction", "dataset", "generator", "epsilon"]
     o = s[s["subgroup"] == "outliers"]
     if o.empty:
@@ -404,7 +456,8 @@ def subgroup_pairs(summary: pd.DataFrame, family: str = "privacy", max_metrics: 
         kind = "typical" if ((s["metric"] == m) & (s["subgroup"] == "typical")).any() else "all"
         b = s[(s["metric"] == m) & (s["subgroup"] == kind)][keys + ["mean", "std"]]
         both = b.rename(columns={"mean": "baseline", "std": "baseline_std"}).merge(
-            om[keys + ["mean", "std"]].rename(columns={"mean": "outliers", "std": "outliers_std"}), on=keys)
+            om[keys + ["mean", "std"]].rename(columns={"mean": "outliers", "std": "outliers_std"}), on=keys
+        )
         if not both.empty:
             frames.append(both.assign(baseline_kind=kind))
     if not frames:
@@ -435,10 +488,24 @@ def fig_subgroups(pairs: pd.DataFrame) -> plt.Figure | None:
         sub = pairs[pairs["metric"] == m].reset_index(drop=True)
         kind = sub["baseline_kind"].iloc[0]
         yy = np.arange(len(sub))
-        ax.barh(yy - 0.2, sub["baseline"], height=0.4, xerr=_nz(sub["baseline_std"]), color="#8da0cb",
-                label="typical" if kind == "typical" else "all records", capsize=2)
-        ax.barh(yy + 0.2, sub["outliers"], height=0.4, xerr=_nz(sub["outliers_std"]), color="#e78ac3",
-                label="outliers", capsize=2)
+        ax.barh(
+            yy - 0.2,
+            sub["baseline"],
+            height=0.4,
+            xerr=_nz(sub["baseline_std"]),
+            color="#8da0cb",
+            label="typical" if kind == "typical" else "all records",
+            capsize=2,
+        )
+        ax.barh(
+            yy + 0.2,
+            sub["outliers"],
+            height=0.4,
+            xerr=_nz(sub["outliers_std"]),
+            color="#e78ac3",
+            label="outliers",
+            capsize=2,
+        )
         ax.set_yticks(yy, sub["label"], fontsize=7.5)
         ax.invert_yaxis()
         if m.startswith("privacy.mia_auc"):
@@ -468,8 +535,9 @@ def tail_bins(summary: pd.DataFrame, metric: str = "tails.rare_category_retentio
     if s.empty:
         return pd.DataFrame(columns=cols)
     s = s.rename(columns={"subgroup": "bin"})
-    s = s.assign(_e=[(-1.0 if math.isnan(v) else v) for v in map(eps_value, s["epsilon"])],
-                 _b=s["bin"].map(TAIL_BINS.index))
+    s = s.assign(
+        _e=[(-1.0 if math.isnan(v) else v) for v in map(eps_value, s["epsilon"])], _b=s["bin"].map(TAIL_BINS.index)
+    )
     s = s.sort_values(["dataset", "generator", "_e", "_b"]).drop(columns=["_e", "_b"]).reset_index(drop=True)
     s["label"] = _labels(s, _multi_dataset(s))
     return s[cols]
@@ -484,15 +552,28 @@ def fig_tail_bins(bins: pd.DataFrame) -> plt.Figure | None:
     fig, ax = plt.subplots(figsize=(_WIDTH * 0.62, 4.0))
     order = [b for b in TAIL_BINS if b in set(bins["bin"])]
     xpos = {b: i for i, b in enumerate(order)}
-    eps_order = {g: sorted(set(bins.loc[bins["generator"] == g, "epsilon"]),
-                           key=lambda e: -1.0 if math.isnan(eps_value(e)) else eps_value(e))
-                 for g in bins["generator"].unique()}
+    eps_order = {
+        g: sorted(
+            set(bins.loc[bins["generator"] == g, "epsilon"]),
+            key=lambda e: -1.0 if math.isnan(eps_value(e)) else eps_value(e),
+        )
+        for g in bins["generator"].unique()
+    }
     for k, (lab, sub) in enumerate(bins.groupby("label", sort=False)):
         g = sub["generator"].iloc[0]
         style = styles[eps_order[g].index(sub["epsilon"].iloc[0]) % len(styles)]
         sub = sub.assign(_x=sub["bin"].map(xpos)).sort_values("_x")
-        ax.errorbar(sub["_x"] + (k % 7 - 3) * 0.02, sub["mean"], yerr=_nz(sub["std"]), fmt="o",
-                    ls=style, color=colors[g], ms=4, capsize=2, label=lab)
+        ax.errorbar(
+            sub["_x"] + (k % 7 - 3) * 0.02,
+            sub["mean"],
+            yerr=_nz(sub["std"]),
+            fmt="o",
+            ls=style,
+            color=colors[g],
+            ms=4,
+            capsize=2,
+            label=lab,
+        )
     ax.set_xticks(range(len(order)), [f"seen {b[6:]}×" for b in order])
     ax.set_xlim(-0.5, len(order) - 0.5)
     ax.set_xlabel("how often the rare category occurs in the real training split")
@@ -526,11 +607,17 @@ def collapse_curves(collapse: pd.DataFrame, max_metrics: int = 6) -> pd.DataFram
     c[["dataset", "mode"]] = c[["dataset", "mode"]].fillna("—").astype(str)
     metrics = list(dict.fromkeys(c["metric"]))[:max_metrics]
     c = c[c["metric"].isin(metrics)]
-    out = (c.groupby(["dataset", "generator", "mode", "metric", "generation"])["value"]
-           .agg(mean="mean", std="std", n="count").reset_index())
+    out = (
+        c.groupby(["dataset", "generator", "mode", "metric", "generation"])["value"]
+        .agg(mean="mean", std="std", n="count")
+        .reset_index()
+    )
     out["_m"] = out["metric"].map(metrics.index)
-    return out.sort_values(["_m", "dataset", "generator", "mode", "generation"]).drop(columns="_m")[cols] \
+    return (
+        out.sort_values(["_m", "dataset", "generator", "mode", "generation"])
+        .drop(columns="_m")[cols]
         .reset_index(drop=True)
+    )
 
 
 def fig_collapse(curves: pd.DataFrame) -> plt.Figure | None:

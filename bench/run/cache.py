@@ -62,13 +62,13 @@ class Cache:
             try:
                 ids = json.loads(path.read_text())
                 f = dataset.frame
-                return Splits(train=f.loc[ids["train"]], holdout=f.loc[ids["holdout"]],
-                              reference=f.loc[ids["reference"]])
+                return Splits(
+                    train=f.loc[ids["train"]], holdout=f.loc[ids["holdout"]], reference=f.loc[ids["reference"]]
+                )
             except (OSError, KeyError, ValueError):
                 pass  # unreadable entry: recompute
         sp = dataset.splits()
-        atomic_write_json(path, {k: [int(i) for i in getattr(sp, k).index]
-                                 for k in ("train", "holdout", "reference")})
+        atomic_write_json(path, {k: [int(i) for i in getattr(sp, k).index] for k in ("train", "holdout", "reference")})
         return sp
 
     # ---------------------------------------------------------- synthetic
@@ -160,10 +160,14 @@ def generator_identity(gen: Any) -> dict[str, Any]:
     """The generator as data: class path, constructor arguments (seed and verbosity excluded) and code hash."""
     cls = type(gen)
     params = {k: v for k, v in generator_params(gen).items() if k not in ("random_state", "verbose")}
-    return {"class": f"{cls.__module__}.{cls.__qualname__}",
-            "params": {k: v if isinstance(v, (int, float, str, bool, type(None), list, tuple, dict)) else repr(v)
-                       for k, v in sorted(params.items())},
-            "code": code_hash(cls)}
+    return {
+        "class": f"{cls.__module__}.{cls.__qualname__}",
+        "params": {
+            k: v if isinstance(v, (int, float, str, bool, type(None), list, tuple, dict)) else repr(v)
+            for k, v in sorted(params.items())
+        },
+        "code": code_hash(cls),
+    }
 
 
 def generator_key(kind: str, gen: Any, seed: int, *parts: Any) -> str:

@@ -110,7 +110,8 @@ def build_generator(gen_cfg: DictConfig | dict, seed: int, epsilon: Any = None) 
         except Exception as exc:  # noqa: BLE001
             raise UnknownGeneratorError(
                 f"generator class {target!r} cannot be imported ({exc}); built-in generators: "
-                f"{', '.join(available_generators())}") from None
+                f"{', '.join(available_generators())}"
+            ) from None
     params = inspect.signature(cls.__init__).parameters
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
     if epsilon is not None and "epsilon" in params:
@@ -157,15 +158,20 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - the same error is recorded by the run below
         record["generator_key"] = None
     previous = read_run(outdir / "run.json")
-    if (cfg.run.get("resume", True) and previous and previous.get("status") == "ok"
-            and previous.get("config_hash") == record["config_hash"]
-            and previous.get("generator_key") == record["generator_key"]
-            and (outdir / "metrics.parquet").exists()):
+    if (
+        cfg.run.get("resume", True)
+        and previous
+        and previous.get("status") == "ok"
+        and previous.get("config_hash") == record["config_hash"]
+        and previous.get("generator_key") == record["generator_key"]
+        and (outdir / "metrics.parquet").exists()
+    ):
         log.info("skipping %s: finished with the same config (run %s)", outdir, previous.get("run_id"))
         return previous
     quiet_library_loggers()
-    cache = Cache(cfg.cache.dir, refresh=bool(cfg.cache.get("refresh", False)),
-                  enabled=bool(cfg.cache.get("enabled", True)))
+    cache = Cache(
+        cfg.cache.dir, refresh=bool(cfg.cache.get("refresh", False)), enabled=bool(cfg.cache.get("enabled", True))
+    )
     rows: list[dict] = []
     t_start = time.perf_counter()
     with recording_failures(record, "run"):
@@ -202,18 +208,32 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
                 spent = ps.to_dict() if ps is not None else None
                 fitted = gen
                 if getattr(gen, "cacheable", True):  # stored in the raw file's types (bench.data.export)
-                    cache.store_synthetic(key, restore_types(synthetic, dataset.schema, dataset.formats),
-                                          {**{k: record["timings"][k] for k in ("fit_s", "sample_s")},
-                                           "privacy": spent, "generator": record["generator"]})
+                    cache.store_synthetic(
+                        key,
+                        restore_types(synthetic, dataset.schema, dataset.formats),
+                        {
+                            **{k: record["timings"][k] for k in ("fit_s", "sample_s")},
+                            "privacy": spent,
+                            "generator": record["generator"],
+                        },
+                    )
                     record["cache"] = {"synthetic": "stored", "key": key}
             save_synthetic(cfg.run.get("save_synthetic"), gen, synthetic, dataset, outdir, record)
             if spent is not None:
                 record.update(privacy_record(spent))
             # the one evaluation path, as for a table from any tool (bench.api.evaluate)
-            metrics, details = evaluate(train=splits.train, holdout=splits.holdout, reference=splits.reference,
-                                        synthetic=synthetic, schema=dataset.schema, settings=metric_settings(cfg),
-                                        seed=seed, dataset=dataset, generator=fitted,
-                                        generator_factory=lambda: build_generator(gen_cfg, seed, top_eps))
+            metrics, details = evaluate(
+                train=splits.train,
+                holdout=splits.holdout,
+                reference=splits.reference,
+                synthetic=synthetic,
+                schema=dataset.schema,
+                settings=metric_settings(cfg),
+                seed=seed,
+                dataset=dataset,
+                generator=fitted,
+                generator_factory=lambda: build_generator(gen_cfg, seed, top_eps),
+            )
             rows = metrics.drop(columns=["run_id", "dataset", "generator", "epsilon", "seed"]).to_dict("records")
             timings = details.pop("timings")
             record["timings"].update(eval_s=timings["eval_s"], family_s=timings["family_s"])
@@ -227,6 +247,13 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
             rows.append(metric("cost", f"cost.{k}", record["timings"][k], "minimize"))
     rows.append(metric("cost", "cost.peak_mem_mb", record["peak_mem_mb"], "minimize"))
     write_run(outdir, record, rows)
-    log.info("run %s: %s (%s x %s, seed %s) in %.1fs", record["run_id"], record["status"],
-             record["dataset"], record["generator"], seed, record["timings"]["total_s"])
+    log.info(
+        "run %s: %s (%s x %s, seed %s) in %.1fs",
+        record["run_id"],
+        record["status"],
+        record["dataset"],
+        record["generator"],
+        seed,
+        record["timings"]["total_s"],
+    )
     return record

@@ -36,8 +36,7 @@ from bench.run.record import (
 log = logging.getLogger("tailbench")
 
 
-COLLAPSE_COLUMNS = ["dataset", "generator", "mode", "anchor_fraction", "seed", "generation",
-                    "metric", "value"]
+COLLAPSE_COLUMNS = ["dataset", "generator", "mode", "anchor_fraction", "seed", "generation", "metric", "value"]
 
 
 def run_collapse(cfg: Any, outdir: Path) -> dict[str, Any]:
@@ -113,16 +112,28 @@ def run_collapse(cfg: Any, outdir: Path) -> dict[str, Any]:
                 record["dp_notes"] = [_dp_note(settings)]
             cache = None
             if settings.cache and cfg.get("cache") is not None and cfg.cache.get("dir"):
-                cache = TableCache(str(cfg.cache.dir), probe, seed, {"dataset": dataset.fingerprint, "n": n},
-                                   refresh=bool(cfg.cache.get("refresh", False)))
+                cache = TableCache(
+                    str(cfg.cache.dir),
+                    probe,
+                    seed,
+                    {"dataset": dataset.fingerprint, "n": n},
+                    refresh=bool(cfg.cache.get("refresh", False)),
+                )
             # A generation whose target lost a class is a collapse outcome to measure, not a
             # broken generator: check rows, columns and kinds, but not the number of classes.
             relaxed = dataclasses.replace(dataset.schema, target=None)
             res = run_generations(
-                real=splits.train, holdout=splits.holdout, reference=splits.reference, schema=dataset.schema,
-                make_generator=make, settings=settings, seed=seed, cache=cache,
+                real=splits.train,
+                holdout=splits.holdout,
+                reference=splits.reference,
+                schema=dataset.schema,
+                make_generator=make,
+                settings=settings,
+                seed=seed,
+                cache=cache,
                 check=lambda t, m: check_output(t, m, relaxed, record["generator"]),
-                on_generation=flush)
+                on_generation=flush,
+            )
             state["result"] = res
             record["status"] = "ok"
     record["timings"]["total_s"] = time.perf_counter() - t_start
@@ -140,18 +151,19 @@ def run_collapse(cfg: Any, outdir: Path) -> dict[str, Any]:
         record["collapse"]["generations"] = res.generations
         dec = decompose(res.values)
         record["collapse"]["decomposition"] = {
-            r.metric: {"gen0": r.gen0, "gen1": r.gen1, "last": r.last, "gen1_change": r.gen1_change,
-                       "drift": r.drift}
-            for r in dec.itertuples() if r.metric in HEADLINE_METRICS or r.metric.startswith(
-                "tails.rare_category_retention")}
+            r.metric: {"gen0": r.gen0, "gen1": r.gen1, "last": r.last, "gen1_change": r.gen1_change, "drift": r.drift}
+            for r in dec.itertuples()
+            if r.metric in HEADLINE_METRICS or r.metric.startswith("tails.rare_category_retention")
+        }
         scored = res.values[res.values["direction"].notna()]  # raw ratios stay in collapse.parquet
         for v in scored.itertuples():
             rows.append(metric(v.family, v.metric, v.value, v.direction, subgroup=f"{label}:gen{v.generation}"))
         fam = scored.drop_duplicates("metric").set_index("metric")["family"]
         for r in dec.itertuples():
             if r.last_generation >= 1 and r.metric in fam.index:
-                rows.append(metric(fam[r.metric], r.metric, r.gen1_change, r.direction,
-                                   subgroup=f"{label}:gen1_change"))
+                rows.append(
+                    metric(fam[r.metric], r.metric, r.gen1_change, r.direction, subgroup=f"{label}:gen1_change")
+                )
                 rows.append(metric(fam[r.metric], r.metric, r.drift, r.direction, subgroup=f"{label}:drift"))
         for g in res.generations:
             for k in ("fit_s", "sample_s"):
@@ -163,8 +175,16 @@ def run_collapse(cfg: Any, outdir: Path) -> dict[str, Any]:
             rows.append(metric("cost", f"cost.{k}", record["timings"][k], "minimize", subgroup=label))
     rows.append(metric("cost", "cost.peak_mem_mb", record["peak_mem_mb"], "minimize", subgroup=label))
     write_run(outdir, record, rows)
-    log.info("collapse run %s: %s (%s x %s, %s, seed %s) in %.1fs", record["run_id"], record["status"],
-             record["dataset"], record["generator"], label, seed, record["timings"]["total_s"])
+    log.info(
+        "collapse run %s: %s (%s x %s, %s, seed %s) in %.1fs",
+        record["run_id"],
+        record["status"],
+        record["dataset"],
+        record["generator"],
+        label,
+        seed,
+        record["timings"]["total_s"],
+    )
     return record
 
 
@@ -174,22 +194,35 @@ def _collapse_frame(res: CollapseResult, record: dict[str, Any], settings: Colla
     v = v.assign(_o=v["metric"].map(order).fillna(len(order)), _f=pd.factorize(v["metric"])[0])
     v = v.sort_values(["_o", "_f", "generation"], kind="stable")
     f = settings.anchor_fraction if settings is not None and settings.mode == "anchor" else float("nan")
-    df = pd.DataFrame({
-        "dataset": record["dataset"], "generator": record["generator"], "mode": record["mode"],
-        "anchor_fraction": f, "seed": record["seed"], "generation": v["generation"].astype("int64"),
-        "metric": v["metric"], "value": v["value"].astype(float),
-    }, columns=COLLAPSE_COLUMNS)
+    df = pd.DataFrame(
+        {
+            "dataset": record["dataset"],
+            "generator": record["generator"],
+            "mode": record["mode"],
+            "anchor_fraction": f,
+            "seed": record["seed"],
+            "generation": v["generation"].astype("int64"),
+            "metric": v["metric"],
+            "value": v["value"].astype(float),
+        },
+        columns=COLLAPSE_COLUMNS,
+    )
     return df
 
 
 def _dp_note(settings: CollapseSettings) -> str:
     if settings.mode == "replace":
-        return ("epsilon is that of the round-0 fit, the only one that reads real data; later rounds "
-                "train on synthetic data only (post-processing)")
+        return (
+            "epsilon is that of the round-0 fit, the only one that reads real data; later rounds "
+            "train on synthetic data only (post-processing)"
+        )
     if settings.mode == "anchor" and settings.anchor_pool == "reference":
-        return ("epsilon is per fit: round 0 reads the real train split, later rounds read real rows of "
-                "the reference split; each fit is a separate release")
-    return (f"epsilon is per fit: in mode {settings.mode} every one of the {settings.generations} rounds "
-            "reads the real train split again, so the privacy loss of the whole run composes over rounds "
-            f"(at most {settings.generations} x epsilon by basic composition); no total is claimed")
-
+        return (
+            "epsilon is per fit: round 0 reads the real train split, later rounds read real rows of "
+            "the reference split; each fit is a separate release"
+        )
+    return (
+        f"epsilon is per fit: in mode {settings.mode} every one of the {settings.generations} rounds "
+        "reads the real train split again, so the privacy loss of the whole run composes over rounds "
+        f"(at most {settings.generations} x epsilon by basic composition); no total is claimed"
+    )

@@ -32,8 +32,19 @@ from bench.errors import TailbenchError
 log = logging.getLogger("tailbench")
 
 
-PACKAGES = ["tailbench", "torch", "sdv", "ctgan", "sdmetrics", "opacus", "anonymeter", "numpy",
-            "pandas", "scikit-learn", "hydra-core"]
+PACKAGES = [
+    "tailbench",
+    "torch",
+    "sdv",
+    "ctgan",
+    "sdmetrics",
+    "opacus",
+    "anonymeter",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "hydra-core",
+]
 
 
 class RunTimeout(TailbenchError):
@@ -63,8 +74,9 @@ def set_threads(n: int | None) -> None:
 @contextmanager
 def deadline(seconds: float | None):
     """Raise :class:`RunTimeout` after ``seconds`` (SIGALRM; main thread only)."""
-    usable = seconds and seconds > 0 and hasattr(signal, "SIGALRM") and \
-        threading.current_thread() is threading.main_thread()
+    usable = (
+        seconds and seconds > 0 and hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    )
     if not usable:
         yield
         return
@@ -118,8 +130,9 @@ def git_commit() -> str | None:
     import subprocess
 
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
@@ -172,8 +185,14 @@ def hydra_choice(group: str) -> str | None:
 
 
 # PrivacySpent fields that keep their historical run.json names; every other field is dp_<field>.
-_PRIVACY_KEYS = {"epsilon": "epsilon_spent", "delta": "delta", "accountant": "accountant", "scope": "dp_scope",
-                 "full_scope": "dp_full_scope", "notes": "dp_notes"}
+_PRIVACY_KEYS = {
+    "epsilon": "epsilon_spent",
+    "delta": "delta",
+    "accountant": "accountant",
+    "scope": "dp_scope",
+    "full_scope": "dp_full_scope",
+    "notes": "dp_notes",
+}
 
 
 def privacy_record(spent: dict) -> dict:

@@ -9,7 +9,6 @@ for the first value of the swept ``epsilon``; its run record then says
 other parameter expands as in the basic sweeper.
 """
 
-
 import inspect
 import logging
 from dataclasses import dataclass
@@ -30,8 +29,7 @@ class TailbenchSweeperConf:
     params: dict[str, str] | None = None
 
 
-ConfigStore.instance().store(group="hydra/sweeper", name="tailbench", node=TailbenchSweeperConf,
-                             provider="tailbench")
+ConfigStore.instance().store(group="hydra/sweeper", name="tailbench", node=TailbenchSweeperConf, provider="tailbench")
 
 
 def takes_epsilon(generator: str) -> bool:
@@ -67,6 +65,7 @@ def drop_repeated_non_dp(jobs: list[list[str]], default_generator: str | None) -
         jobs: the full grid, one list of ``key=value`` overrides per job.
         default_generator: the generator of jobs that do not override ``generator``.
     """
+
     def value(job: list[str], key: str) -> str | None:
         for o in job:
             k, _, v = o.partition("=")
@@ -89,8 +88,12 @@ def drop_repeated_non_dp(jobs: list[list[str]], default_generator: str | None) -
                 continue
         kept.append(job)
     if len(kept) < len(jobs):
-        log.info("tailbench sweeper: %d of %d jobs dropped (non-DP generators run once, at epsilon=%s)",
-                 len(jobs) - len(kept), len(jobs), first)
+        log.info(
+            "tailbench sweeper: %d of %d jobs dropped (non-DP generators run once, at epsilon=%s)",
+            len(jobs) - len(kept),
+            len(jobs),
+            first,
+        )
     return kept
 
 

@@ -37,9 +37,15 @@ def test_lipschitz_bound_is_at_least_mbis_power_iteration(fair, fair_small):
     enc = PublicEncoder(4).fit(sub_schema(fair.schema, cols), bounds={"age": (17.5, 42.0)})
     dom = Domain(enc.names, enc.shape)
     data = Dataset(enc.transform(fair_small), dom)
-    ms = [LinearMeasurement(np.asarray(data.project(list(c)).datavector(), float), c, stddev=s)
-          for c, s in [(("age",), 3.0), (("rate_marriage",), 2.0), (("age", "had_affair"), 5.0),
-                       (("rate_marriage", "age"), 1.5)]]
+    ms = [
+        LinearMeasurement(np.asarray(data.project(list(c)).datavector(), float), c, stddev=s)
+        for c, s in [
+            (("age",), 3.0),
+            (("rate_marriage",), 2.0),
+            (("age", "had_affair"), 5.0),
+            (("rate_marriage", "age"), 1.5),
+        ]
+    ]
     power = marginal_loss.from_linear_measurements(ms, domain=dom).lipschitz
     ours = lipschitz_bound(ms, marginal_loss.from_linear_measurements(ms).cliques, dict(zip(enc.names, enc.shape)))
     assert ours >= power * (1 - 1e-6)

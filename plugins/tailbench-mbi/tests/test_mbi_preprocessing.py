@@ -53,8 +53,10 @@ def test_one_extreme_record_changes_nothing_in_the_fitted_preprocessing(adult_sm
     cols = ["age", "capital-gain", "workclass", "income"]
     sub = sub_schema(schema, cols)
     small = train[cols].iloc[:600]
-    fits = [MSTGenerator(epsilon=1.0, random_state=0, verbose=False, **FAST).fit(rows, sub)
-            for rows in (small, extreme_row(small, sub))]
+    fits = [
+        MSTGenerator(epsilon=1.0, random_state=0, verbose=False, **FAST).fit(rows, sub)
+        for rows in (small, extreme_row(small, sub))
+    ]
     assert fits[0].encoder_.describe() == fits[1].encoder_.describe()
     assert fits[0].encoder_.shape == fits[1].encoder_.shape
     # (a dp_bounds column such as fnlwgt is a DP release: one record moves its bounds' distribution
@@ -76,9 +78,9 @@ def test_types_and_missingness_follow_the_schema_not_the_rows(fair, fair_small):
     cols = ["age", "yrs_married", "children", "religious", "educ"]
     train = fair_small[cols].copy()
     bounds = {"age": (17.5, 42.0), "yrs_married": (0.5, 23.0), "children": (0.0, 5.5)}  # declared public here
-    train.loc[train.index[:30], "religious"] = np.nan     # missing in a nullable column
-    train.loc[train.index[30:60], "educ"] = np.nan         # missing in a column the schema says is complete
-    train["children"] = train["children"].astype(float)   # dtype says float; the schema says integers
+    train.loc[train.index[:30], "religious"] = np.nan  # missing in a nullable column
+    train.loc[train.index[30:60], "educ"] = np.nan  # missing in a column the schema says is complete
+    train["children"] = train["children"].astype(float)  # dtype says float; the schema says integers
     schema = with_fields(sub_schema(fair.schema, cols), integers=["children", "yrs_married"], nullable=["religious"])
     schema.bounds, schema.dp_bounds, schema.bounds_source = dict(bounds), {}, {}
     gen = MSTGenerator(epsilon=4.0, random_state=0, verbose=False, **FAST).fit(train, schema)
@@ -96,15 +98,15 @@ def test_types_and_missingness_follow_the_schema_not_the_rows(fair, fair_small):
 def test_numerical_bins_and_point_masses(fair):
     schema = with_fields(fair.schema, integers=["children"])
     enc = {c.name: c for c in PublicEncoder(n_bins=10).fit(schema, bounds=FAIR_BOUNDS).columns_}
-    age = enc["age"]   # float bounds [17.5, 42]: 10 equal-width bins + two point masses
+    age = enc["age"]  # float bounds [17.5, 42]: 10 equal-width bins + two point masses
     assert age.size == 12 and age.edges[0] == 17.5 and age.edges[-1] == 42.0
-    np.testing.assert_array_equal(age.encode(pd.Series([17.5, 42.0, 18.0, 41.9, -5.0, 99.0])),
-                                  [0, 1, 2, 11, 0, 1])
+    np.testing.assert_array_equal(age.encode(pd.Series([17.5, 42.0, 18.0, 41.9, -5.0, 99.0])), [0, 1, 2, 11, 0, 1])
     kids = enc["children"]  # whole numbers 0..5 (bounds [0, 5.5]): at most 2 n_bins of them, one cell each
     assert kids.per_value and kids.low == 0 and kids.high == 5 and kids.size == 6
     np.testing.assert_array_equal(kids.encode(pd.Series([0, 0.2, 1, 3.4, 4, 5, 7])), [0, 0, 1, 3, 4, 5, 5])
-    yrs = PublicEncoder(n_bins=4).fit(with_fields(fair.schema, integers=["yrs_married"]),
-                                      bounds=FAIR_BOUNDS).columns_[2]
+    yrs = (
+        PublicEncoder(n_bins=4).fit(with_fields(fair.schema, integers=["yrs_married"]), bounds=FAIR_BOUNDS).columns_[2]
+    )
     assert yrs.name == "yrs_married" and yrs.integer and not yrs.per_value  # 1..23: 23 > 2 * 4 whole numbers
     assert yrs.edges == list(np.linspace(1, 23, 5))  # the equal-width grid of the 2-way metric
     out = yrs.decode(np.repeat(np.arange(yrs.size), 50), np.random.default_rng(0))

@@ -28,7 +28,7 @@ def small(fair, fair_small):
 
 
 # ------------------------------------------------------------------ zCDP
-@pytest.mark.parametrize("delta", [1e-5, 1e-9, 1 / 29305 ** 2])
+@pytest.mark.parametrize("delta", [1e-5, 1e-9, 1 / 29305**2])
 @pytest.mark.parametrize("eps", [0.1, 0.5, 1.0, 4.0, 16.0, 64.0])
 def test_rho_calibration_meets_the_target(eps, delta):
     rho = zcdp.rho_from_epsilon(eps, delta)
@@ -137,8 +137,10 @@ def test_epsilon_inf_is_exact_and_claims_nothing(small):
         np.testing.assert_allclose(np.asarray(m.noisy_measurement), gen._counts(data, m.clique))
 
 
-@pytest.mark.parametrize("bad", [{"epsilon": 0}, {"epsilon": -1}, {"epsilon": "x"}, {"delta": 0.5},
-                                 {"delta": 0.0}, {"n_bins": 0}, {"iters": 0}])
+@pytest.mark.parametrize(
+    "bad",
+    [{"epsilon": 0}, {"epsilon": -1}, {"epsilon": "x"}, {"delta": 0.5}, {"delta": 0.0}, {"n_bins": 0}, {"iters": 0}],
+)
 def test_bad_settings_are_named_errors(bad, small):
     train, schema = small
     key = next(iter(bad))
@@ -146,8 +148,9 @@ def test_bad_settings_are_named_errors(bad, small):
         make("mst", random_state=0, **bad).fit(train, schema)
 
 
-@pytest.mark.parametrize("bad", [{"max_rounds": 0}, {"alpha": 1.0}, {"workload_degree": 0},
-                                 {"max_model_size_mb": -1}, {"round_iters": 0}])
+@pytest.mark.parametrize(
+    "bad", [{"max_rounds": 0}, {"alpha": 1.0}, {"workload_degree": 0}, {"max_model_size_mb": -1}, {"round_iters": 0}]
+)
 def test_bad_aim_settings_are_named_errors(bad, small):
     train, schema = small
     key = next(iter(bad))

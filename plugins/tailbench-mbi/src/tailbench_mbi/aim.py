@@ -83,14 +83,33 @@ class AIMGenerator(MarginalGenerator):
     name = "aim"
     paper = "McKenna, Mullins, Sheldon & Miklau 2022"
 
-    def __init__(self, epsilon: float = 1.0, delta: float | None = None, n_bins: int = 10,
-                 workload_degree: int = 2, budget_rounds: int | None = None, max_rounds: int | None = 24,
-                 alpha: float = 0.9,
-                 max_model_size_mb: float = 80.0, round_iters: int = 1000, iters: int = 3000,
-                 secure_mode: bool = False, tuned_on: str = "none", verbose: bool = True,
-                 random_state: int | None = None) -> None:
-        super().__init__(epsilon=epsilon, delta=delta, n_bins=n_bins, iters=iters, secure_mode=secure_mode,
-                         tuned_on=tuned_on, verbose=verbose, random_state=random_state)
+    def __init__(
+        self,
+        epsilon: float = 1.0,
+        delta: float | None = None,
+        n_bins: int = 10,
+        workload_degree: int = 2,
+        budget_rounds: int | None = None,
+        max_rounds: int | None = 24,
+        alpha: float = 0.9,
+        max_model_size_mb: float = 80.0,
+        round_iters: int = 1000,
+        iters: int = 3000,
+        secure_mode: bool = False,
+        tuned_on: str = "none",
+        verbose: bool = True,
+        random_state: int | None = None,
+    ) -> None:
+        super().__init__(
+            epsilon=epsilon,
+            delta=delta,
+            n_bins=n_bins,
+            iters=iters,
+            secure_mode=secure_mode,
+            tuned_on=tuned_on,
+            verbose=verbose,
+            random_state=random_state,
+        )
         self.workload_degree = workload_degree
         self.budget_rounds = budget_rounds
         self.max_rounds = max_rounds
@@ -108,8 +127,9 @@ class AIMGenerator(MarginalGenerator):
         except (TypeError, ValueError):
             alpha = float("nan")
         if not 0 < alpha < 1:
-            raise ConfigError(f"generator.alpha must be in (0, 1) (share of a round spent on measuring), "
-                              f"got {self.alpha!r}")
+            raise ConfigError(
+                f"generator.alpha must be in (0, 1) (share of a round spent on measuring), got {self.alpha!r}"
+            )
         try:
             size = float(self.max_model_size_mb)
         except (TypeError, ValueError):
@@ -176,8 +196,7 @@ class AIMGenerator(MarginalGenerator):
                         sigma = zcdp.gaussian_sigma(alpha * remaining)
                         eps = zcdp.exponential_epsilon((1 - alpha) * remaining)
                         last = True
-                    limit = max_size * min(1.0, (rho_used + zcdp.gaussian_rho(sigma) + zcdp.exponential_rho(eps))
-                                           / rho)
+                    limit = max_size * min(1.0, (rho_used + zcdp.gaussian_rho(sigma) + zcdp.exponential_rho(eps)) / rho)
                 else:
                     limit = max_size
                 ok = self._fits(cand, model_cliques, limit, hypothetical_model_size)
@@ -193,12 +212,21 @@ class AIMGenerator(MarginalGenerator):
                 r = cand[idx[k]]
                 self._measure(data, r, sigma, f"round-{t}")
                 new = self._estimate(round_iters, potentials=model.potentials)
-                moved = float(np.abs(model_marginal(model_factors(new), sizes, r, float(self.n_train_))
-                                     - est[int(idx[k])]).sum())
+                moved = float(
+                    np.abs(model_marginal(model_factors(new), sizes, r, float(self.n_train_)) - est[int(idx[k])]).sum()
+                )
                 annealed = bool(self.private_ and moved <= math.sqrt(2.0 / math.pi) * sigma * cells[idx[k]])
-                self.round_log_.append({"round": t, "clique": list(r), "sigma": float(sigma), "epsilon": float(eps),
-                                        "candidates": int(len(idx)), "annealed": annealed,
-                                        "seconds": time.perf_counter() - t0})
+                self.round_log_.append(
+                    {
+                        "round": t,
+                        "clique": list(r),
+                        "sigma": float(sigma),
+                        "epsilon": float(eps),
+                        "candidates": int(len(idx)),
+                        "annealed": annealed,
+                        "seconds": time.perf_counter() - t0,
+                    }
+                )
                 if annealed:
                     sigma, eps = sigma / 2.0, eps * 2.0
                 model = new
@@ -215,8 +243,9 @@ class AIMGenerator(MarginalGenerator):
         self.rounds_ = len(self.round_log_)
         self.model_ = self._estimate(self.iters, potentials=model.potentials)
 
-    def _fits(self, cand: list[tuple[str, ...]], model_cliques: list[tuple[str, ...]], limit: float,
-              size_fn: Any) -> np.ndarray:
+    def _fits(
+        self, cand: list[tuple[str, ...]], model_cliques: list[tuple[str, ...]], limit: float, size_fn: Any
+    ) -> np.ndarray:
         """Which candidates keep the junction tree within ``limit`` MB (JT-SIZE)."""
         ok = np.zeros(len(cand), dtype=bool)
         for i, r in enumerate(cand):
@@ -230,11 +259,14 @@ class AIMGenerator(MarginalGenerator):
 
     def _mechanism_scope(self) -> list[str]:
         d = len(self.encoder_.names)
-        return [f"one-way:gaussian({d} marginals, sigma_0, L2 sensitivity sqrt(2) under replace-one)",
-                f"rounds:{self.rounds_} (T={self.budget_rounds_}, cap {self.rounds_cap_}), each an exponential-mechanism selection "
-                f"(score sensitivity 2*max weight under replace-one) and a Gaussian measurement",
-                f"workload:all {self.workload_degree}-way marginals ({len(self.workload_)})",
-                "budget-annealing:AIM Section 4.4"]
+        return [
+            f"one-way:gaussian({d} marginals, sigma_0, L2 sensitivity sqrt(2) under replace-one)",
+            f"rounds:{self.rounds_} (T={self.budget_rounds_}, cap {self.rounds_cap_}), "
+            "each an exponential-mechanism selection "
+            f"(score sensitivity 2*max weight under replace-one) and a Gaussian measurement",
+            f"workload:all {self.workload_degree}-way marginals ({len(self.workload_)})",
+            "budget-annealing:AIM Section 4.4",
+        ]
 
 
 __all__ = ["AIMGenerator"]

@@ -82,10 +82,19 @@ class MarginalGenerator(BaseGenerator):
     cacheable = True
     paper = ""
 
-    def __init__(self, epsilon: float = 1.0, delta: float | None = None, n_bins: int = 10, iters: int = 3000,
-                 bounds_budget_fraction: float = DEFAULT_FRACTION, bounds_quantiles: Any = DEFAULT_QUANTILES,
-                 secure_mode: bool = False, tuned_on: str = "none", verbose: bool = True,
-                 random_state: int | None = None) -> None:
+    def __init__(
+        self,
+        epsilon: float = 1.0,
+        delta: float | None = None,
+        n_bins: int = 10,
+        iters: int = 3000,
+        bounds_budget_fraction: float = DEFAULT_FRACTION,
+        bounds_quantiles: Any = DEFAULT_QUANTILES,
+        secure_mode: bool = False,
+        tuned_on: str = "none",
+        verbose: bool = True,
+        random_state: int | None = None,
+    ) -> None:
         super().__init__(random_state=random_state)
         self.epsilon = epsilon
         self.delta = delta
@@ -110,8 +119,9 @@ class MarginalGenerator(BaseGenerator):
         except (TypeError, ValueError):
             raise ConfigError(f"generator.epsilon must be a positive number or inf, got {self.epsilon!r}") from None
         if math.isnan(eps) or eps <= 0:
-            raise ConfigError(f"generator.epsilon must be > 0 (or inf for the non-private reference), "
-                              f"got {self.epsilon!r}")
+            raise ConfigError(
+                f"generator.epsilon must be > 0 (or inf for the non-private reference), got {self.epsilon!r}"
+            )
         if n < 2:
             raise ConfigError(f"{self.name} needs at least 2 training rows, got {n}")
         self._check_int("iters", self.iters)
@@ -125,7 +135,8 @@ class MarginalGenerator(BaseGenerator):
         if not (0 < delta < 1.0 / n):
             raise ConfigError(
                 f"generator.delta={delta:.3g} must be in (0, 1/n) = (0, {1.0 / n:.3g}) for n={n} training rows "
-                f"(a delta of 1/n allows publishing a whole record); the default is 1/n^2 = {1.0 / n ** 2:.3g}")
+                f"(a delta of 1/n allows publishing a whole record); the default is 1/n^2 = {1.0 / n**2:.3g}"
+            )
         self.epsilon_ = eps
         self.delta_ = delta
         self.private_ = math.isfinite(eps)
@@ -161,8 +172,10 @@ class MarginalGenerator(BaseGenerator):
         if self.private_:
             self.spent_epsilon_ = zcdp.epsilon_from_rho(self.rho_spent_, self.delta_)
             if self.spent_epsilon_ > self.epsilon_:  # pragma: no cover - guard
-                raise RuntimeError(f"{self.name}: spent epsilon {self.spent_epsilon_:.6f} exceeds the target "
-                                   f"{self.epsilon_:g}; refusing to report a violated budget")
+                raise RuntimeError(
+                    f"{self.name}: spent epsilon {self.spent_epsilon_:.6f} exceeds the target "
+                    f"{self.epsilon_:g}; refusing to report a violated budget"
+                )
         else:
             self.spent_epsilon_ = math.inf
 
@@ -179,11 +192,20 @@ class MarginalGenerator(BaseGenerator):
         if not self.private_:
             return resolve_bounds(train, self.schema_, epsilon=math.inf, noise=None, quantiles=self.bounds_quantiles)
         each = zcdp.exponential_epsilon(fraction * self.rho_ / (2 * len(todo))) if todo else 0.0
-        release = resolve_bounds(train, self.schema_, epsilon=each * 2 * len(todo), noise=self.noise_,
-                                 quantiles=self.bounds_quantiles)
+        release = resolve_bounds(
+            train, self.schema_, epsilon=each * 2 * len(todo), noise=self.noise_, quantiles=self.bounds_quantiles
+        )
         for col, e in zip([c for c in release.released for _ in range(2)], release.epsilons):
-            self.ledger_.append({"step": "bounds", "mechanism": "exponential", "clique": [col], "epsilon": float(e),
-                                 "sensitivity": 1.0, "rho": zcdp.exponential_rho(e)})
+            self.ledger_.append(
+                {
+                    "step": "bounds",
+                    "mechanism": "exponential",
+                    "clique": [col],
+                    "epsilon": float(e),
+                    "sensitivity": 1.0,
+                    "rho": zcdp.exponential_rho(e),
+                }
+            )
         return release
 
     def _run(self, data: Any) -> None:  # pragma: no cover - abstract
@@ -214,14 +236,21 @@ class MarginalGenerator(BaseGenerator):
             rho = zcdp.gaussian_rho(sigma)
         else:
             y, rho = x, 0.0
-        self.ledger_.append({"step": step, "mechanism": "gaussian", "clique": list(clique),
-                             "sigma": float(sigma), "rho": float(rho)})
+        self.ledger_.append(
+            {"step": step, "mechanism": "gaussian", "clique": list(clique), "sigma": float(sigma), "rho": float(rho)}
+        )
         m = LinearMeasurement(y, tuple(clique), stddev=float(sigma) if sigma > 0 else 1.0)
         self.measurements_.append(m)
         return m
 
-    def _select(self, scores: np.ndarray, epsilon: float, sensitivity: float, step: str,
-                cliques: list[tuple[str, ...]] | None = None) -> int:
+    def _select(
+        self,
+        scores: np.ndarray,
+        epsilon: float,
+        sensitivity: float,
+        step: str,
+        cliques: list[tuple[str, ...]] | None = None,
+    ) -> int:
         """The exponential mechanism by Gumbel-max: ``argmax_r epsilon q_r / (2 Delta) + G_r``.
 
         Picking the argmax of the scaled scores plus i.i.d. standard Gumbel
@@ -244,9 +273,17 @@ class MarginalGenerator(BaseGenerator):
         else:
             choice = int(np.argmax(epsilon * q / (2.0 * sensitivity) + self.noise_.gumbel(q.size)))
             rho = zcdp.exponential_rho(epsilon)
-        self.ledger_.append({"step": step, "mechanism": "exponential", "candidates": int(q.size),
-                             "epsilon": float(epsilon), "sensitivity": float(sensitivity), "rho": float(rho),
-                             "clique": list(cliques[choice]) if cliques is not None else None})
+        self.ledger_.append(
+            {
+                "step": step,
+                "mechanism": "exponential",
+                "candidates": int(q.size),
+                "epsilon": float(epsilon),
+                "sensitivity": float(sensitivity),
+                "rho": float(rho),
+                "clique": list(cliques[choice]) if cliques is not None else None,
+            }
+        )
         return choice
 
     def _estimate(self, iters: int, potentials: Any = None) -> Any:
@@ -263,11 +300,14 @@ class MarginalGenerator(BaseGenerator):
 
         ms = list(self.measurements_)
         base = marginal_loss.from_linear_measurements(ms)
-        loss = marginal_loss.MarginalLossFn(base.cliques, base.loss_fn,
-                                            lipschitz_bound(ms, base.cliques, dict(zip(self.domain_.attributes,
-                                                                                       self.domain_.shape))))
-        return estimation.mirror_descent(self.domain_, loss, known_total=float(self.n_train_),
-                                         potentials=potentials, iters=int(iters))
+        loss = marginal_loss.MarginalLossFn(
+            base.cliques,
+            base.loss_fn,
+            lipschitz_bound(ms, base.cliques, dict(zip(self.domain_.attributes, self.domain_.shape))),
+        )
+        return estimation.mirror_descent(
+            self.domain_, loss, known_total=float(self.n_train_), potentials=potentials, iters=int(iters)
+        )
 
     # ---------------------------------------------------------- sampling
     def _model_cells(self, n: int) -> dict[str, np.ndarray]:
@@ -316,33 +356,59 @@ class MarginalGenerator(BaseGenerator):
         common = dict(neighbouring=NEIGHBOURING, bounds_source=bounds, tuning_source=tuning)
         if not self.private_:
             return PrivacySpent(
-                epsilon=math.inf, delta=None, accountant="none",
+                epsilon=math.inf,
+                delta=None,
+                accountant="none",
                 scope=["no-noise: epsilon=inf, exact marginals and argmax selection, no privacy guarantee"],
-                full_scope=False, notes=[f"{n_meas} exact marginals, {len(sel)} argmax selections "
-                                         "(the mechanism's non-private reference)"],
-                delta_rationale="none: no guarantee is claimed", rng="none: no noise",
-                outside=["everything: epsilon=inf measures without noise"] + outside, **common)
-        notes = [f"zCDP: rho spent {self.rho_spent_:.6g} of {self.rho_:.6g} "
-                 f"({n_meas} Gaussian measurements, {len(sel)} exponential-mechanism selections"
-                 + (f", {len(self.bounds_.epsilons)} DP bound releases" if self.bounds_.released else "") + ")",
-                 "Gaussian and Gumbel noise are textbook floating-point samplers (not discretised; Mironov 2012)",
-                 "estimation (Private-PGM mirror descent, known total n) and sampling are post-processing",
-                 "the number of rows sampled is the caller's (default: the training-set size n, public under "
-                 "replace-one)"]
+                full_scope=False,
+                notes=[
+                    f"{n_meas} exact marginals, {len(sel)} argmax selections (the mechanism's non-private reference)"
+                ],
+                delta_rationale="none: no guarantee is claimed",
+                rng="none: no noise",
+                outside=["everything: epsilon=inf measures without noise"] + outside,
+                **common,
+            )
+        notes = [
+            f"zCDP: rho spent {self.rho_spent_:.6g} of {self.rho_:.6g} "
+            f"({n_meas} Gaussian measurements, {len(sel)} exponential-mechanism selections"
+            + (f", {len(self.bounds_.epsilons)} DP bound releases" if self.bounds_.released else "")
+            + ")",
+            "Gaussian and Gumbel noise are textbook floating-point samplers (not discretised; Mironov 2012)",
+            "estimation (Private-PGM mirror descent, known total n) and sampling are post-processing",
+            "the number of rows sampled is the caller's (default: the training-set size n, public under replace-one)",
+        ]
         if self.noise_.kind == "seeded":
-            notes.insert(0, "seeded noise: reproducible for benchmarking; the guarantee holds only for someone who "
-                            "does not know the seed (written to run.json)")
-        scope = self._mechanism_scope() + ["preprocessing:public-schema", "output-format:public-schema(integers,"
-                                           "nullable)", "estimation:post-processing", "sampling:post-processing"]
+            notes.insert(
+                0,
+                "seeded noise: reproducible for benchmarking; the guarantee holds only for someone who "
+                "does not know the seed (written to run.json)",
+            )
+        scope = self._mechanism_scope() + [
+            "preprocessing:public-schema",
+            "output-format:public-schema(integers,nullable)",
+            "estimation:post-processing",
+            "sampling:post-processing",
+        ]
         if self.bounds_.released:
-            scope.insert(0, f"bounds:exponential-mechanism({', '.join(self.bounds_.released)}; "
-                            f"{len(self.bounds_.epsilons)} quantile releases, epsilon_i^2/8-zCDP each)")
-        rationale = (DELTA_RATIONALE if self.delta is None
-                     else f"set by the caller (generator.delta={self.delta_:.3g})")
+            scope.insert(
+                0,
+                f"bounds:exponential-mechanism({', '.join(self.bounds_.released)}; "
+                f"{len(self.bounds_.epsilons)} quantile releases, epsilon_i^2/8-zCDP each)",
+            )
+        rationale = DELTA_RATIONALE if self.delta is None else f"set by the caller (generator.delta={self.delta_:.3g})"
         return PrivacySpent(
-            epsilon=float(self.spent_epsilon_), delta=float(self.delta_), accountant=zcdp.ACCOUNTANT,
-            scope=scope, full_scope=not outside, notes=notes, delta_rationale=rationale,
-            rng=self.noise_.describe(), outside=outside, **common)
+            epsilon=float(self.spent_epsilon_),
+            delta=float(self.delta_),
+            accountant=zcdp.ACCOUNTANT,
+            scope=scope,
+            full_scope=not outside,
+            notes=notes,
+            delta_rationale=rationale,
+            rng=self.noise_.describe(),
+            outside=outside,
+            **common,
+        )
 
 
 # --------------------------------------------------------------- inference
@@ -384,8 +450,9 @@ def model_factors(model: Any) -> list[tuple[tuple[str, ...], np.ndarray]]:
     return out
 
 
-def model_marginal(factors: list[tuple[tuple[str, ...], np.ndarray]], sizes: dict[str, int],
-                   clique: tuple[str, ...], total: float) -> np.ndarray:
+def model_marginal(
+    factors: list[tuple[tuple[str, ...], np.ndarray]], sizes: dict[str, int], clique: tuple[str, ...], total: float
+) -> np.ndarray:
     """A marginal of the graphical model ``p(x) ∝ exp(sum_c theta_c(x_c))`` by variable elimination.
 
     NumPy's einsum eliminates one variable at a time (greedy: the one whose
@@ -417,8 +484,10 @@ def model_marginal(factors: list[tuple[tuple[str, ...], np.ndarray]], sizes: dic
         return out
 
     while elim:
-        def cost(v):
+
+        def cost(v, fs=fs):
             return math.prod(sizes[a] for a in merged([a for a, _ in fs if v in a]))
+
         var = min(elim, key=cost)
         inv = [f for f in fs if var in f[0]]
         rest = [f for f in fs if var not in f[0]]

@@ -119,8 +119,9 @@ class ColumnCells:
         index = {c: i + self.offset for i, c in enumerate(self.categories)}
         fallback = 0 if self.nullable else self.offset
         vals = s.to_numpy(dtype=object)
-        return np.fromiter((index.get(x, fallback) if isinstance(x, str) else fallback for x in vals),
-                           dtype=np.int64, count=len(vals))
+        return np.fromiter(
+            (index.get(x, fallback) if isinstance(x, str) else fallback for x in vals), dtype=np.int64, count=len(vals)
+        )
 
     # ------------------------------------------------------------ decode
     def decode(self, cell: np.ndarray, rng: np.random.Generator) -> pd.Series:
@@ -197,26 +198,33 @@ class PublicEncoder:
             if kind == "id":
                 continue
             if kind == "datetime":
-                raise SchemaError(f"column {col!r} is a datetime; mst/aim model numerical and categorical columns "
-                                  "only (declare it numerical with public bounds, or drop it)")
+                raise SchemaError(
+                    f"column {col!r} is a datetime; mst/aim model numerical and categorical columns "
+                    "only (declare it numerical with public bounds, or drop it)"
+                )
             if kind == "numerical":
                 if col not in bounds:
                     raise SchemaError(
                         f"numerical column {col!r} has no public bounds in the schema (dataset.schema.bounds."
                         f"{col}: [low, high] with a source, or dataset.schema.dp_bounds.{col}: a coarse range "
-                        "for a DP release); mst/aim read nothing about the columns from the training rows")
+                        "for a DP release); mst/aim read nothing about the columns from the training rows"
+                    )
                 lo, hi = (float(x) for x in bounds[col])
                 integer = col in integers
                 per_value = False
                 if integer:
                     lo, hi = float(math.ceil(lo)), float(math.floor(hi))
                     if hi < lo:
-                        raise SchemaError(f"integer column {col!r} has bounds {list(bounds[col])} that "
-                                          "hold no whole number")
+                        raise SchemaError(
+                            f"integer column {col!r} has bounds {list(bounds[col])} that hold no whole number"
+                        )
                     per_value = hi - lo + 1 <= 2 * k
                 edges = list(np.linspace(lo, hi, k + 1))
-                cols.append(ColumnCells(col, "numerical", col in nullable, lo, hi, [float(e) for e in edges],
-                                        integer, per_value))
+                cols.append(
+                    ColumnCells(
+                        col, "numerical", col in nullable, lo, hi, [float(e) for e in edges], integer, per_value
+                    )
+                )
             else:
                 if col in schema.domains:
                     cats = [str(c) for c in schema.domains[col]]
@@ -225,7 +233,8 @@ class PublicEncoder:
                 else:
                     raise SchemaError(
                         f"categorical column {col!r} has no public domain in the schema (dataset.schema.domains."
-                        f"{col}: [...]); mst/aim read nothing about the columns from the training rows")
+                        f"{col}: [...]); mst/aim read nothing about the columns from the training rows"
+                    )
                 cols.append(ColumnCells(col, "categorical", col in nullable, categories=cats))
         if not cols:
             raise SchemaError("the schema has no numerical or categorical column to model")

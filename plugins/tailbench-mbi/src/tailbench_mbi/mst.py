@@ -62,11 +62,28 @@ class MSTGenerator(MarginalGenerator):
     name = "mst"
     paper = "McKenna, Miklau & Sheldon 2021"
 
-    def __init__(self, epsilon: float = 1.0, delta: float | None = None, n_bins: int = 10, compress: bool = True,
-                 iters: int = 3000, secure_mode: bool = False, tuned_on: str = "none", verbose: bool = True,
-                 random_state: int | None = None) -> None:
-        super().__init__(epsilon=epsilon, delta=delta, n_bins=n_bins, iters=iters, secure_mode=secure_mode,
-                         tuned_on=tuned_on, verbose=verbose, random_state=random_state)
+    def __init__(
+        self,
+        epsilon: float = 1.0,
+        delta: float | None = None,
+        n_bins: int = 10,
+        compress: bool = True,
+        iters: int = 3000,
+        secure_mode: bool = False,
+        tuned_on: str = "none",
+        verbose: bool = True,
+        random_state: int | None = None,
+    ) -> None:
+        super().__init__(
+            epsilon=epsilon,
+            delta=delta,
+            n_bins=n_bins,
+            iters=iters,
+            secure_mode=secure_mode,
+            tuned_on=tuned_on,
+            verbose=verbose,
+            random_state=random_state,
+        )
         self.compress = compress
 
     def _run(self, data: Any) -> None:
@@ -128,8 +145,11 @@ class MSTGenerator(MarginalGenerator):
         for meas in self.measurements_:
             col = meas.clique[0]
             if col in mapping:
-                y = np.bincount(mapping[col], weights=np.asarray(meas.noisy_measurement, dtype=float),
-                                minlength=int(mapping[col].max()) + 1)
+                y = np.bincount(
+                    mapping[col],
+                    weights=np.asarray(meas.noisy_measurement, dtype=float),
+                    minlength=int(mapping[col].max()) + 1,
+                )
                 meas = LinearMeasurement(y, meas.clique, stddev=meas.stddev)
             new.append(meas)
         self.measurements_ = new
@@ -178,8 +198,9 @@ class MSTGenerator(MarginalGenerator):
         tree = []
         for _ in range(len(cols) - 1):
             cand = [p for p in pairs if root(p[0]) != root(p[1])]
-            i = self._select(np.array([score[p] for p in cand]), epsilon, zcdp.L1_SENSITIVITY, "select-edge",
-                             cliques=cand)
+            i = self._select(
+                np.array([score[p] for p in cand]), epsilon, zcdp.L1_SENSITIVITY, "select-edge", cliques=cand
+            )
             a, b = cand[i]
             parent[root(a)] = root(b)
             tree.append((a, b))
@@ -187,13 +208,16 @@ class MSTGenerator(MarginalGenerator):
 
     def _mechanism_scope(self) -> list[str]:
         d = len(self.encoder_.names)
-        return [f"one-way:gaussian(sigma={self.sigmas_['one_way']:.4g}, {d} marginals, rho/3, "
-                "L2 sensitivity sqrt(2) under replace-one)",
-                f"selection:exponential-mechanism({len(self.tree_)} tree edges, epsilon={self.epsilon_select_:.4g} "
-                "each, rho/3, score sensitivity 2 under replace-one)",
-                f"tree:gaussian(sigma={self.sigmas_['tree']:.4g}, {len(self.tree_)} marginals, rho/3)",
-                "compression:post-processing(noisy one-way counts < 3 sigma merged)" if self.compress
-                else "compression:off"]
+        return [
+            f"one-way:gaussian(sigma={self.sigmas_['one_way']:.4g}, {d} marginals, rho/3, "
+            "L2 sensitivity sqrt(2) under replace-one)",
+            f"selection:exponential-mechanism({len(self.tree_)} tree edges, epsilon={self.epsilon_select_:.4g} "
+            "each, rho/3, score sensitivity 2 under replace-one)",
+            f"tree:gaussian(sigma={self.sigmas_['tree']:.4g}, {len(self.tree_)} marginals, rho/3)",
+            "compression:post-processing(noisy one-way counts < 3 sigma merged)"
+            if self.compress
+            else "compression:off",
+        ]
 
 
 __all__ = ["MSTGenerator"]

@@ -173,5 +173,14 @@ def rho_from_epsilon(epsilon: float, delta: float) -> float:
     return lo
 
 
-__all__ = ["ACCOUNTANT", "L1_SENSITIVITY", "L2_SENSITIVITY", "epsilon_from_rho", "exponential_epsilon",
-           "exponential_rho", "gaussian_rho", "gaussian_sigma", "rho_from_epsilon"]
+__all__ = [
+    "ACCOUNTANT",
+    "L1_SENSITIVITY",
+    "L2_SENSITIVITY",
+    "epsilon_from_rho",
+    "exponential_epsilon",
+    "exponential_rho",
+    "gaussian_rho",
+    "gaussian_sigma",
+    "rho_from_epsilon",
+]
