@@ -23,6 +23,7 @@ from omegaconf import OmegaConf
 from bench.cli import CONF_DIR, TASKS
 from bench.metrics.families import families
 from bench.run.cell import build_generator, metric_settings
+from hydra_plugins.tailbench_sweeper.tailbench_sweeper import drop_repeated_non_dp
 
 EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
 
@@ -42,7 +43,8 @@ def sweep_grid(experiment: str) -> list[list[str]]:
         for o in parsed
     ]
     axes = [a[:1] if a[0].startswith("seed=") else a for a in axes]
-    return [list(cell) for cell in itertools.product(*axes)] if axes else [[]]
+    grid = [list(cell) for cell in itertools.product(*axes)] if axes else [[]]
+    return drop_repeated_non_dp(grid, cfg.hydra.runtime.choices.get("generator"))  # what the sweeper runs
 
 
 @pytest.fixture(scope="module")
@@ -57,13 +59,16 @@ def test_every_cell_of_every_experiment_composes_builds_and_fits(experiment, sma
     assert len(grid) >= 2, f"{experiment}: a sweep of one cell"
     sections = {sec for _, sec, _ in families().values()}
     fitted = set()
+    assert len({tuple(c) for c in grid}) == len(grid), f"{experiment}: duplicated cells"
     for cell in grid:
         cfg = _compose([f"experiment={experiment}", *cell])
         assert str(cfg.get("task", "cell")) in TASKS, (experiment, cell)
         assert cfg.dataset.get("_target_"), (experiment, cell)
         assert set(metric_settings(cfg)) <= sections, (experiment, cell, set(metric_settings(cfg)) - sections)
-        gen = build_generator(cfg.generator, int(cfg.seed))
+        gen = build_generator(cfg.generator, int(cfg.seed), cfg.get("epsilon"))
         assert hasattr(gen, "fit") and hasattr(gen, "sample"), (experiment, cell)
+        if cfg.get("epsilon") is not None and "epsilon" in gen.get_params():  # the top-level axis reached it
+            assert float(gen.epsilon) == float(cfg.epsilon), (experiment, cell)
         for key, value in (c.split("=", 1) for c in cell):  # the swept value reached the config
             got = OmegaConf.select(cfg, key)
             assert key == "generator" or str(got) == value or float(got) == float(value), (key, got, value)

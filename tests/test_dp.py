@@ -530,22 +530,30 @@ def test_registered_and_configs_build():
         assert cfg.name == name
 
 
-def test_epsilon_sweep_composes():
+def test_epsilon_sweep_is_one_command():
+    """experiment=epsilon_sweep: DP generators at every epsilon, the non-DP references once per seed."""
     from hydra import compose, initialize_config_dir
 
+    from bench.run.cell import build_generator
+    from hydra_plugins.tailbench_sweeper.tailbench_sweeper import drop_repeated_non_dp
+
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(
-            config_name="config",
-            overrides=["experiment=epsilon_sweep", "generator=dp_ctgan", "generator.epsilon=inf"],
-            return_hydra_config=True,
-        )
+        cfg = compose(config_name="config", overrides=["experiment=epsilon_sweep"], return_hydra_config=True)
+        one = compose(config_name="config", overrides=["experiment=epsilon_sweep", "generator=dp_ctgan", "epsilon=inf"])
     params = cfg.hydra.sweeper.params
-    # mst and aim come from the tailbench-mbi plugin (plugins/tailbench-mbi, installed by `make install`)
-    assert set(str(params["generator"]).split(",")) == {"dp_ctgan", "dp_tvae", "mst", "aim"}
-    grid = [float(v) for v in str(params["generator.epsilon"]).split(",")]
+    gens = str(params["generator"]).split(",")
+    dp = {"dp_ctgan", "dp_tvae", "dp_marginals", "mst", "aim"}  # mst and aim: the tailbench-mbi plugin
+    assert dp < set(gens) and {"identity", "independent", "gaussian_copula", "ctgan", "tvae"} < set(gens)
+    grid = [float(v) for v in str(params["epsilon"]).split(",")]
     assert grid == [0.5, 1, 2, 4, 8, 16, math.inf]
-    assert cfg.dataset.name == "adult" and cfg.generator.name == "dp_ctgan"
-    assert math.isinf(float(cfg.generator.epsilon))
+    seeds = str(params["seed"]).split(",")
+    jobs = [[f"generator={g}", f"epsilon={e}", f"seed={s}"] for g in gens for e in str(params["epsilon"]).split(",")
+            for s in seeds]
+    kept = drop_repeated_non_dp(jobs, None)
+    per_gen = {g: sum(1 for j in kept if j[0] == f"generator={g}") for g in gens}
+    assert all(per_gen[g] == len(grid) * len(seeds) for g in dp)
+    assert all(per_gen[g] == len(seeds) for g in set(gens) - dp)  # once per seed, not once per epsilon
+    assert one.dataset.name == "adult" and math.isinf(float(build_generator(one.generator, 0, one.epsilon).epsilon))
 
 
 def test_comparison_table_marks_seeded_and_partial_runs(tmp_path, fair):
