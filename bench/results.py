@@ -264,36 +264,51 @@ _NEUTRAL = (
 
 
 def run_parameters(runs: pd.DataFrame) -> pd.DataFrame:
-    """Each run's command-line overrides as columns (one row per run, index = ``run_id``; missing: ``—``).
+    """Each run's configuration as columns (one row per run, index = ``run_id``; missing: ``—``).
 
-    Row keys, the seed and settings that change no number are left out
-    (:data:`ROW_KEYS`, and keys starting with ``hydra``, ``paths.``, ``cache.``, ...).
+    From the run record's ``parameters`` (the flat job config,
+    :func:`bench.run.record.config_parameters`), or, for records without
+    them, its command-line ``overrides``. Row keys, the seed and settings that
+    change no number are left out (:data:`ROW_KEYS`, and keys starting with
+    ``hydra``, ``paths.``, ``cache.``, ...).
     """
     rows = []
     for r in runs.to_dict("records") if not runs.empty and "run_id" in runs.columns else []:
-        d = {}
-        for o in r.get("overrides") if isinstance(r.get("overrides"), (list, tuple, np.ndarray)) else []:
-            k, _, v = str(o).partition("=")
-            k = k.lstrip("+~")
-            if k in ROW_KEYS or k.startswith(_NEUTRAL):
-                continue
-            d[k] = v
+        given = r.get("parameters")
+        if isinstance(given, dict):
+            pairs = list(given.items())
+        else:
+            overrides = r.get("overrides") if isinstance(r.get("overrides"), (list, tuple, np.ndarray)) else []
+            pairs = [(k.lstrip("+~"), v) for k, _, v in (str(o).partition("=") for o in overrides)]
+        d = {k: str(v) for k, v in pairs if k not in ROW_KEYS and not k.startswith(_NEUTRAL)}
         rows.append({"run_id": r["run_id"], **d})
     return pd.DataFrame(rows).set_index("run_id").fillna("—") if rows else pd.DataFrame()
 
 
 def swept_parameters(runs: pd.DataFrame) -> list[str]:
-    """The parameters whose value differs between the sweep's benchmark cells (benchopt's convention:
-    each becomes a column of the comparison table instead of being averaged over)."""
-    params = run_parameters(cell_runs(runs))
-    return sorted(c for c in params.columns if params[c].nunique(dropna=False) > 1)
+    """The parameters that would otherwise be averaged: those whose value differs between benchmark cells of
+    one dataset x generator x epsilon (benchopt's convention: each becomes a column of the comparison table,
+    and only seeds are averaged). A parameter that only tells generators apart (``generator.epochs`` set for
+    ctgan, absent for identity) is not one."""
+    cells = cell_runs(runs)
+    if "status" in cells.columns:
+        cells = cells[cells["status"] == "ok"]  # a failed run averages nothing; it joins its configuration's row
+    params = run_parameters(cells)
+    if params.empty:
+        return []
+    keys = [c for c in ("dataset", "generator", "epsilon") if c in cells.columns]
+    groups = cells.set_index("run_id")[keys].astype(str).reindex(params.index)
+    varying = params.assign(_g=groups.agg("|".join, axis=1)).groupby("_g").nunique(dropna=False).max()
+    return sorted(c for c in params.columns if varying.get(c, 1) > 1)
 
 
 def _with_parameters(frame: pd.DataFrame, runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """``frame`` (with a ``run_id`` column) plus one column per swept parameter in ``keys``."""
+    """``frame`` (with a ``run_id`` column) plus one column per swept parameter in ``keys`` (replacing any
+    column of the same name, e.g. a run record's ``attacks`` block)."""
     if not keys:
         return frame
     params = run_parameters(runs).reindex(columns=keys).fillna("—")
+    frame = frame.drop(columns=[k for k in keys if k in frame.columns])
     return frame.merge(params, left_on="run_id", right_index=True, how="left").fillna({k: "—" for k in keys})
 
 

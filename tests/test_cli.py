@@ -227,3 +227,23 @@ def test_one_command_sweeps_epsilon_over_dp_and_reference_generators(tmp_path):
     ]
     runs = [json.loads(p.read_text()) for p in sweep.glob("*/run.json")]
     assert {r["epsilon"] for r in runs if r["generator"] == "dp_marginals"} == {1.0, "inf"}
+
+
+def test_runs_of_two_configurations_are_two_rows_and_seeds_one(tmp_path):
+    """Records from run_cell (no Hydra overrides) carry their config: a changed setting splits the row,
+    a changed seed does not, and a failed run joins its configuration's row."""
+    cells = [("600", "0"), ("600", "1"), ("900", "0"), ("900", "1")]
+    for i, (rows, seed) in enumerate(cells):
+        rec = run_cell(
+            _cfg("profile=fast", "generator=independent", f"dataset.max_rows={rows}", f"seed={seed}"), tmp_path / str(i)
+        )
+        assert rec["status"] == "ok", rec["error"]
+        assert rec["parameters"]["generator.random_state"] == "${seed}"  # unresolved: seeds do not differ
+    bad = run_cell(
+        _cfg("profile=fast", "generator=independent", "dataset.max_rows=900", "generator._target_=bench.nope.Nope"),
+        tmp_path / "bad",
+    )
+    assert bad["status"] == "failed"
+    table = aggregate(tmp_path, quiet=True)
+    assert list(table["dataset.max_rows"]) == ["600", "900"]
+    assert list(table["runs"]) == ["2/2", "2/3"]

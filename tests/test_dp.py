@@ -547,8 +547,12 @@ def test_epsilon_sweep_is_one_command():
     grid = [float(v) for v in str(params["epsilon"]).split(",")]
     assert grid == [0.5, 1, 2, 4, 8, 16, math.inf]
     seeds = str(params["seed"]).split(",")
-    jobs = [[f"generator={g}", f"epsilon={e}", f"seed={s}"] for g in gens for e in str(params["epsilon"]).split(",")
-            for s in seeds]
+    jobs = [
+        [f"generator={g}", f"epsilon={e}", f"seed={s}"]
+        for g in gens
+        for e in str(params["epsilon"]).split(",")
+        for s in seeds
+    ]
     kept = drop_repeated_non_dp(jobs, None)
     per_gen = {g: sum(1 for j in kept if j[0] == f"generator={g}") for g in gens}
     assert all(per_gen[g] == len(grid) * len(seeds) for g in dp)

@@ -29,6 +29,7 @@ from bench.run.cache import Cache, generator_key
 from bench.run.record import (
     as_epsilon,
     config_hash,
+    config_parameters,
     deadline,
     git_commit,
     hydra_choice,
@@ -142,6 +143,7 @@ def run_cell(cfg: DictConfig, outdir: Path) -> dict[str, Any]:
         "run_id": uuid.uuid4().hex[:12],
         "config_hash": config_hash(cfg),
         "overrides": hydra_overrides(),
+        "parameters": config_parameters(cfg),
         "tailbench_version": __version__,
         "versions": package_versions(),
         "git_commit": git_commit(),

@@ -147,6 +147,31 @@ def config_hash(cfg: DictConfig) -> str:
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+# top-level settings that change no number (or are row keys of the comparison table)
+_NOT_PARAMETERS = ("hydra", "paths", "cache", "run", "threads", "name", "experiment", "seed", "epsilon", "task")
+
+
+def config_parameters(cfg: DictConfig) -> dict[str, str]:
+    """The job config as flat ``{dotted.key: value}`` strings, unresolved (``${seed}`` stays as written, so
+    seeds do not make configurations differ), without settings that change no number.
+
+    What :func:`bench.results.swept_parameters` compares between runs of one
+    dataset x generator x epsilon.
+    """
+    out: dict[str, str] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{prefix}{k}.")
+        else:
+            out[prefix[:-1]] = node if isinstance(node, str) else json.dumps(node, default=str)
+
+    d = OmegaConf.to_container(cfg, resolve=False)
+    walk({k: v for k, v in d.items() if k not in _NOT_PARAMETERS}, "")
+    return out
+
+
 def quiet_library_loggers() -> None:
     """SDV and RDT log every fit at INFO; keep job logs to tailbench's own lines."""
     for name in ("sdv", "rdt", "copulas", "SingleTableSynthesizer", "MultiTableSynthesizer", "ctgan"):
