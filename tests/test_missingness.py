@@ -89,3 +89,17 @@ def test_a_generator_writing_nan_into_a_never_missing_column_fails_validity(fair
     d = sch.to_dict()
     d["nullable"] = ["had_affair"]
     assert validity(syn, Schema.from_dict(d), real=real)["missing"] == 1.0
+
+
+def test_missing_rate_similarity_equals_sdmetrics(fair):
+    """Per column, our similarity is SDMetrics' MissingValueSimilarity on the same two columns."""
+    from sdmetrics.single_column import MissingValueSimilarity
+
+    f, sch = _with_lab_and_cause(fair, seed=2)
+    real, syn = f.iloc[:3000], f.iloc[3000:5500].copy()
+    syn.loc[syn.sample(frac=0.4, random_state=3).index, "lab"] = np.nan
+    syn.loc[syn.sample(frac=0.05, random_state=4).index, "age"] = np.nan
+    by = missing_rate_similarity(real, syn, sch)["by_column"]
+    assert set(by) == {"lab", "cause", "age"}
+    for col, v in by.items():
+        assert v["similarity"] == pytest.approx(MissingValueSimilarity.compute(real[col], syn[col]), abs=1e-12), col

@@ -122,7 +122,7 @@ def build_generator(gen_cfg: DictConfig | dict, seed: int, epsilon: Any = None) 
         if accepts_any or k in params:
             kwargs[k] = v
         elif v is not None:
-            log.info("generator %s does not take %s=%r; ignored", getattr(cls, "name", cls.__name__), k, v)
+            log.debug("generator %s does not take %s=%r; ignored", getattr(cls, "name", cls.__name__), k, v)
     return cls(**kwargs)
 
 
