@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -15,8 +17,11 @@ from bench.data.loaders import DATA_DIR_ENV, load_adult, load_fair
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
 
-# Tests never touch the user's cache: a fresh folder per test session.
-os.environ["TAILBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="tailbench-cache-")
+# Tests never touch the user's cache: a fresh folder per test session, removed at exit
+# (it holds synthetic tables).
+_CACHE = tempfile.mkdtemp(prefix="tailbench-cache-")
+os.environ["TAILBENCH_CACHE_DIR"] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 warnings.filterwarnings("ignore", category=FutureWarning)

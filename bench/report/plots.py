@@ -392,13 +392,24 @@ def fig_against_epsilon(series: pd.DataFrame, deltas: dict[str, float] | None = 
             ax.axhline(0.5, color="grey", ls=":", lw=1)
         ax.set_xscale("log")
         ax.set_xlim(lo / 1.3, hi * 1.3)
+        ticks = sorted(set(dp["epsilon"]))
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])  # the requested budgets, not log-scale minor labels
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.set_xlabel("ε (requested)")
         m = sub["metric"].iloc[0]
         ax.set_ylabel(f"{short_metric(m)} ({_arrow(sub['direction'].iloc[0])})")
         ax.set_title(f"{ds}: {panel}" if len(datasets) > 1 else panel, fontsize=10)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=6.5, loc="best")
-    fig.tight_layout()
+    # one legend for all panels, below them (per-panel legends covered the lines)
+    seen: dict[str, Any] = {}
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lab, h)
+    rows = math.ceil(len(seen) / 4)
+    height = 3.5 * nrow + 0.3 + 0.22 * rows
+    fig.set_size_inches(_WIDTH, height)
+    fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=4, fontsize=7.5, frameon=False)
+    fig.tight_layout(rect=(0, 0.22 * rows / height + 0.01, 1, 1))
     return fig
 
 

@@ -7,7 +7,9 @@ and UCI Adult from ``$TAILBENCH_DATA_DIR`` (skipped with a message when absent).
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -19,7 +21,9 @@ from bench.data.loaders import DATA_DIR_ENV, load_dataset_file
 from bench.data.schema import Schema
 
 CONF = Path(bench.__file__).resolve().parent.parent / "conf"
-os.environ.setdefault("TAILBENCH_CACHE_DIR", tempfile.mkdtemp(prefix="tailbench-mbi-cache-"))
+if "TAILBENCH_CACHE_DIR" not in os.environ:  # a fresh cache per session, removed at exit
+    os.environ["TAILBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="tailbench-mbi-cache-")
+    atexit.register(shutil.rmtree, os.environ["TAILBENCH_CACHE_DIR"], ignore_errors=True)
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 warnings.filterwarnings("ignore", category=FutureWarning)
 
