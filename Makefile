@@ -25,8 +25,10 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/tailbench -m experiment=demo hydra/launcher=joblib
 
+# the fast suite on 2 pytest-xdist workers; --dist loadfile keeps each test file (and its
+# session fixtures) on one worker
 test: install
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q -n 2 --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check .

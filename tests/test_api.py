@@ -25,7 +25,7 @@ def _cfg(*overrides: str):
         return compose(config_name="config", overrides=list(overrides))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sdv_table(adult_small):
     """A Gaussian-copula table made with SDV directly, outside tailbench, from Adult's training split."""
     from sdv.single_table import GaussianCopulaSynthesizer

@@ -40,7 +40,7 @@ def synth(ds, splits, gen) -> pd.DataFrame:
     return check_output(g.fit(splits.train, ds.schema).sample(n), n, ds.schema, type(g).__name__)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def adult_parts(adult_small):
     """Adult capped at 4,000 rows: splits, reference encoder, outlier model, synthetic tables."""
     s = adult_small.splits()
@@ -58,7 +58,7 @@ def adult_parts(adult_small):
     return s, enc, om, syn
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def adult_mia(adult_small, adult_parts):
     s, enc, om, syn = adult_parts
     return {
@@ -322,7 +322,7 @@ def test_planted_outliers_are_outliers_and_most_exposed(adult_small):
 
 
 # -------------------------------------------------------- must-show: anonymeter
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def adult_anon(adult_small, adult_parts):
     s, _, _, syn = adult_parts
     out = {}

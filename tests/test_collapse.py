@@ -30,7 +30,7 @@ set_threads(1)  # HistGradientBoosting's OpenMP threads crawl on 2 shared cores
 N_TRAIN_ROWS = 3334  # Adult capped so that the train split has 2,000 rows
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def adult_2k(adult_dir):
     """Adult with a 2,000-row train split: rare categories are a handful of rows."""
     ds = load_adult(**dataset_cfg("adult", data_dir=adult_dir, max_rows=N_TRAIN_ROWS))
@@ -160,7 +160,7 @@ def test_dcr_equals_sdmetrics_calculate_dcr(adult_2k):
 
 
 # -------------------------------------------------- collapse on Adult (fast)
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def independent_runs(adult_2k):
     ds, sp = adult_2k
     return retention_runs(ds, sp, independent, list(MODES), seeds=range(5), generations=10)

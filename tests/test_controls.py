@@ -43,12 +43,12 @@ def _control_runs(dataset, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(runs), pd.concat(frames, ignore_index=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fair_controls(fair):
     return _control_runs(fair)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def adult_controls(adult_small):
     return _control_runs(adult_small)
 

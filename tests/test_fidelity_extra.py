@@ -46,12 +46,12 @@ def _settings(**override) -> dict:
     return s
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def splits(adult_small):
     return adult_small.splits()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def syn(adult_small, splits):
     out = {}
     for name in ("identity", "independent", "faker"):
@@ -60,7 +60,7 @@ def syn(adult_small, splits):
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def scored(adult_small, splits, syn):
     """evaluate() with every family on each reference generator: (rows frame, run record, errors)."""
     out = {}

@@ -18,17 +18,17 @@ from tests.sdmetrics_reference import sdmetrics_quality_report
 TOL = 1e-9
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def train(adult):
     return adult.splits().train
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def profile(adult, train):
     return RealProfile.from_frame(train, adult.schema)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tables(adult, train, adult_small):
     out = {}
     for name in ("identity", "independent", "faker"):

@@ -28,7 +28,7 @@ def _build(name: str, seed: int):
     return build_generator(cfg, seed)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fair_small(fair):
     from bench.data.loaders import Dataset
 

@@ -9,12 +9,12 @@ from bench.metrics.shapes import RealProfile, quality_scores
 from bench.metrics.utility import fit_score, tstr_trtr
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def adult_splits(adult):
     return adult.splits()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def synthetic(adult, adult_splits):
     train = adult_splits.train
     out = {}

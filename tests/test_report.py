@@ -43,7 +43,7 @@ def _cfg(*overrides: str):
 
 
 # ------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def real_sweep(tmp_path_factory) -> Path:
     """A real multirun of the Hydra app (fair, 2,000 rows, 3 generators) plus one failed run.
 
@@ -82,7 +82,7 @@ def real_sweep(tmp_path_factory) -> Path:
     return sweep
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def train_rows() -> pd.DataFrame:
     """The real training split the sweep's generators saw (fair capped at MAX_ROWS)."""
     return load_fair(**dataset_cfg("fair", max_rows=MAX_ROWS)).splits().train
@@ -334,7 +334,7 @@ def _write(d: Path, rec: dict, rows: list[dict]) -> None:
     write_run(d, {**base, **rec}, rows)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fabricated_sweep(tmp_path_factory) -> Path:
     """A sweep with every section's data: DP generators over ε, attacks with subgroups, tail bins, collapse.
 
