@@ -249,6 +249,31 @@ def _quiet():
 
 
 @contextmanager
+def _seeded_random_links(seed: int):
+    """Draw anonymeter's random-guess linkability baseline from a generator seeded with ``seed``.
+
+    anonymeter 1.1.0's ``linkability_evaluator._random_links`` picks
+    ``n_neighbors`` synthetic rows per target from ``np.random.default_rng()``
+    without a seed; this swaps in the same draw (``rng.choice(n_synthetic,
+    n_neighbors, replace=False)`` per target) on a seeded generator for the
+    duration of one evaluation.
+    """
+    from anonymeter.evaluators import linkability_evaluator as le
+
+    rng = np.random.default_rng([int(seed) % 2**32, 0x11AB])
+    original = le._random_links
+
+    def seeded(n_synthetic: int, n_attacks: int, n_neighbors: int) -> np.ndarray:
+        return np.array([rng.choice(n_synthetic, size=n_neighbors, replace=False) for _ in range(n_attacks)])
+
+    le._random_links = seeded
+    try:
+        yield
+    finally:
+        le._random_links = original
+
+
+@contextmanager
 def _global_seed(seed: int):
     """Seed NumPy's global generator (anonymeter samples targets with it), then restore its state."""
     state = np.random.get_state()
@@ -321,13 +346,16 @@ def linkability(
 
     ``n_attacks`` is capped at ``min(len(ori), len(control))`` (targets are
     drawn without replacement). anonymeter draws targets with NumPy's global
-    generator, which is seeded with ``seed`` here; its random-guess baseline is
-    unseeded.
+    generator, which is seeded with ``seed`` here. Its random-guess baseline
+    (``_random_links``) draws from an unseeded ``default_rng()``, so whether a
+    run is marked "no better than the baseline" changed between two runs of
+    the same seed; :func:`_seeded_random_links` gives it a generator seeded
+    from ``seed`` (same draws, reproducible).
     """
     from anonymeter.evaluators import LinkabilityEvaluator
 
     n = int(min(n_attacks, len(ori), len(control)))
-    with _quiet() as caught, _global_seed(seed):
+    with _quiet() as caught, _global_seed(seed), _seeded_random_links(seed):
         ev = LinkabilityEvaluator(
             ori=ori, syn=syn, control=control, n_attacks=n, aux_cols=aux_cols, n_neighbors=int(n_neighbors)
         )
