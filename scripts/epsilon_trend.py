@@ -62,7 +62,7 @@ def _generator(model: str, eps: float, seed: int, kw: dict):
 
     path = ROOT / "conf" / "generator" / f"{model}.yaml"
     if not path.exists():  # an entry-point plugin ships its config in its package (e.g. tailbench-mbi)
-        from bench.generators.base import generator_class
+        from bench.generators.registry import generator_class
 
         package = sys.modules[generator_class(model).__module__.split(".")[0]]
         path = Path(package.__file__).parent / "conf" / "generator" / f"{model}.yaml"
