@@ -101,26 +101,13 @@ def render_markdown(rep: SweepReport) -> str:
             "independent and faker (at the null level within the tolerance: 4 standard errors from the "
             "run's sample sizes); mean over seeds, larger = more leakage.\n"
         )
+        from attacks.controls import CONTROL_GENERATORS
+
         c = rep.controls.copy()
         c["null ± tolerance"] = [f"{_fmt(a)} ± {_fmt(b)}" for a, b in zip(c["null"], c["tolerance"])]
         c["verdict"] = [verdict(r) for r in c.to_dict("records")]
-        out.append(
-            md_table(
-                c[
-                    [
-                        "dataset",
-                        "metric",
-                        "subgroup",
-                        "identity",
-                        "noisy_identity",
-                        "independent",
-                        "faker",
-                        "null ± tolerance",
-                        "verdict",
-                    ]
-                ]
-            )
-        )
+        cols = ["dataset", "metric", "subgroup", *CONTROL_GENERATORS, "null ± tolerance", "verdict"]
+        out.append(md_table(c[cols]))
 
     absent = []
     pts, xa, ya = plots.frontier_points(rep.summary)
