@@ -735,6 +735,8 @@ TEMPLATE = Path(__file__).with_name("templates") / "report.html.j2"  # the page:
 
 def render_html(rep: SweepReport) -> str:
     """The report as one self-contained HTML document (inline CSS, SVG and JS; no URL fetched)."""
+    from attacks.controls import CONTROL_GENERATORS
+
     figs, absent = figures(rep)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=False)
     toc = [("provenance", "Provenance"), ("table", "Comparison")]
@@ -774,6 +776,7 @@ def render_html(rep: SweepReport) -> str:
         if not rep.controls.empty
         else [],
         verdict=verdict,
+        control_generators=CONTROL_GENERATORS,
     )
 
 
