@@ -35,6 +35,7 @@ the subgroup. Records enter anonymeter only in memory; nothing here logs values.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -50,6 +51,8 @@ import pandas as pd
 
 from bench.data.schema import Schema
 from bench.errors import ConfigError, EmptyTableError
+
+log = logging.getLogger(__name__)
 
 MISSING = "<NA>"  # categorical missing values become this category (anonymeter label-encodes)
 MODES = ("univariate", "multivariate")
@@ -248,6 +251,36 @@ def _quiet():
     messages.extend(handler.messages)
 
 
+@functools.cache
+def _cache_gower_knn() -> bool:
+    """Compile anonymeter's Gower nearest-neighbour search with numba's on-disk cache (once per process).
+
+    anonymeter 1.1.0 jit-compiles ``mixed_types_kneighbors._nearest_neighbors``
+    without ``cache=True``, so every new process (a joblib worker, each job of
+    a sweep run as its own process) spends 5-10 s compiling it before its
+    first linkability or inference attack. This swaps in the same Python
+    function (``py_func``) compiled with ``numba.jit(nopython=True,
+    nogil=True, cache=True)``: numba stores the machine code beside
+    anonymeter's module (or in its user cache folder when that is read-only)
+    and later processes load it in about 0.2 s. The distances and neighbours
+    are the same; only where the compiled code comes from changes.
+
+    Returns:
+        True if the cached version is in place, False if numba found no
+        writable cache location (anonymeter's own version is kept).
+    """
+    import anonymeter.evaluators  # noqa: F401  (imports mixed_types_kneighbors without a cycle)
+    from anonymeter.neighbors import mixed_types_kneighbors as mtk
+    from numba import jit
+
+    try:
+        mtk._nearest_neighbors = jit(nopython=True, nogil=True, cache=True)(mtk._nearest_neighbors.py_func)
+    except RuntimeError as exc:  # numba: "cannot cache function ...: no locator available"
+        log.debug("anonymeter's kNN stays uncached: %s", exc)
+        return False
+    return True
+
+
 @contextmanager
 def _seeded_random_links(seed: int):
     """Draw anonymeter's random-guess linkability baseline from a generator seeded with ``seed``.
@@ -271,6 +304,41 @@ def _seeded_random_links(seed: int):
         yield
     finally:
         le._random_links = original
+
+
+@contextmanager
+def _ordered_random_queries():
+    """Make anonymeter's singling-out baseline reproducible for one evaluation.
+
+    anonymeter 1.1.0's ``singling_out_evaluator._random_queries`` draws each
+    predicate's value by position from ``df[col].unique()``, whose order
+    polars leaves unspecified (it changes between calls), so the seeded
+    baseline rate still changed between two runs of the same seed. This
+    swaps in the same draw (columns by ``rng.choice``, then anonymeter's own
+    ``_random_query``) over the values in order of first occurrence.
+    """
+    from anonymeter.evaluators import singling_out_evaluator as soe
+
+    original = soe._random_queries
+
+    def ordered(df, n_queries: int, n_cols: int, rng: np.random.Generator) -> list:
+        values = {col: df[col].unique(maintain_order=True).to_list() for col in df.columns}
+        types = {col: soe._convert_polars_dtype(df[col].dtype) for col in df.columns}
+        return [
+            soe._random_query(
+                unique_values=values,
+                cols=rng.choice(df.columns, size=n_cols, replace=False).tolist(),
+                column_types=types,
+                rng=rng,
+            )
+            for _ in range(n_queries)
+        ]
+
+    soe._random_queries = ordered
+    try:
+        yield
+    finally:
+        soe._random_queries = original
 
 
 @contextmanager
@@ -301,7 +369,10 @@ def singling_out(
 
     Args:
         ori, syn, control: frames from :func:`prepare` (training records,
-            synthetic table, holdout records).
+            synthetic table, holdout records). anonymeter counts distinct
+            records, so the distinct records of ``ori`` and ``control`` are
+            cut to one size (:func:`equal_sizes`) and its control-size
+            correction never runs.
         mode: ``"univariate"`` or ``"multivariate"``.
         n_attacks: singling-out predicates generated from ``syn``.
         n_cols: columns per multivariate predicate (capped at the number of columns).
@@ -316,7 +387,11 @@ def singling_out(
     if mode not in MODES:
         raise ConfigError(f"attacks.anonymeter.singling_out.modes: unknown mode {mode!r}; use {MODES}")
     n_cols = min(int(n_cols), syn.shape[1])
-    with _quiet() as caught:
+    # anonymeter evaluates predicates on the *distinct* records of ori and control and, when their
+    # counts differ, rescales the control's successes by a size model fitted on 50 re-evaluations of
+    # every predicate; cut the distinct records to one size instead (the comparison equal_sizes promises)
+    ori, control = equal_sizes(ori.drop_duplicates(), control.drop_duplicates(), seed)
+    with _quiet() as caught, _ordered_random_queries():
         ev = SinglingOutEvaluator(
             ori=ori,
             syn=syn,
@@ -354,6 +429,7 @@ def linkability(
     """
     from anonymeter.evaluators import LinkabilityEvaluator
 
+    _cache_gower_knn()
     n = int(min(n_attacks, len(ori), len(control)))
     with _quiet() as caught, _global_seed(seed), _seeded_random_links(seed):
         ev = LinkabilityEvaluator(
@@ -384,6 +460,7 @@ def inference(
     """
     from anonymeter.evaluators import InferenceEvaluator
 
+    _cache_gower_knn()
     n = int(min(n_attacks, len(ori), len(control)))
     with _quiet() as caught, _global_seed(seed):
         ev = InferenceEvaluator(

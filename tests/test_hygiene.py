@@ -82,6 +82,7 @@ def test_sweep_artifacts_hold_no_real_record(tmp_path):
     overrides = [
         "generator=identity,independent",  # identity releases training rows; independent their values
         "dataset.max_rows=600",
+        *(f"++attacks.anonymeter.{a}.n_attacks=50" for a in ("singling_out", "linkability", "inference")),
         f"hydra.sweep.dir={sweep}",
         f"cache.dir={tmp_path / 'cache'}",
     ]
