@@ -119,9 +119,8 @@ def test_multirun_sweep_aggregates_and_isolates_failures(tmp_path):
     proc = _tailbench(
         "-m",
         "profile=fast",
-        "generator=identity,independent,faker",
+        "generator=identity,independent",
         "seed=0,1",
-        "dataset.max_rows=800",
         "evaluation.utility.models=[hgb]",
         f"hydra.sweep.dir={sweep}",
         cwd=ROOT,
@@ -129,7 +128,7 @@ def test_multirun_sweep_aggregates_and_isolates_failures(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "| fair | independent |" in proc.stdout
     table = pd.read_csv(sweep / "comparison.csv")
-    assert set(table["generator"]) == {"identity", "independent", "faker"}
+    assert set(table["generator"]) == {"identity", "independent"}
     assert (table["runs"] == "2/2").all()
     assert "±" in table.filter(like="shapes").iloc[0, 0]
     # A failed job joins the sweep as a row; re-aggregation picks it up.
@@ -137,7 +136,7 @@ def test_multirun_sweep_aggregates_and_isolates_failures(tmp_path):
     text = aggregate(sweep, quiet=True)
     md = (sweep / "comparison.md").read_text()
     assert "Failed runs" in md and "planted failure in fit" in md
-    assert len(text) == 4
+    assert len(text) == 3
 
 
 def test_unknown_generator_on_the_command_line_is_named(tmp_path):
@@ -162,8 +161,7 @@ def test_a_failing_single_run_exits_non_zero_with_its_named_error(tmp_path):
     assert proc.returncode == 1, proc.stderr[-1000:]
     assert "RuntimeError: planted failure in fit" in proc.stderr
     assert json.loads((tmp_path / "run.json").read_text())["status"] == "failed"  # the row is still written
-    ok = _tailbench("profile=fast", "generator=independent", f"hydra.run.dir={tmp_path / 'ok'}", cwd=ROOT)
-    assert ok.returncode == 0, ok.stderr[-1000:]
+    # (a successful single run exits 0: test_schema_ux.py::test_the_example_dataset_config_runs_from_a_config_dir)
 
 
 def test_a_multirun_exits_non_zero_only_when_every_job_failed(tmp_path):

@@ -72,7 +72,6 @@ def test_killed_sweep_resumes_without_losing_finished_cells(tmp_path):
         "profile=fast",
         "generator=independent,faker,gaussian_copula",
         "seed=0,1",
-        "dataset.max_rows=1000",
         "evaluation.utility.models=[hgb]",
         f"hydra.sweep.dir={sweep}",
         f"cache.dir={tmp_path / 'cache'}",
