@@ -9,10 +9,17 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import pytest
-import yaml
+# pytest-xdist workers share the cores: one thread each for torch, BLAS, OpenMP, polars and numba, or the
+# workers' thread pools oversubscribe the cores (on 2 cores, four test files took 151 s with the libraries'
+# default threads and 131 s with one). Set before those libraries are imported; subprocesses inherit it.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _lib in ("OMP", "MKL", "OPENBLAS", "POLARS_MAX", "NUMBA"):
+        os.environ[f"{_lib}_NUM_THREADS" if _lib != "POLARS_MAX" else "POLARS_MAX_THREADS"] = "1"
 
-from bench.data.loaders import DATA_DIR_ENV, load_adult, load_fair
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+from bench.data.loaders import DATA_DIR_ENV, load_adult, load_fair  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CONF = ROOT / "conf"
@@ -22,6 +29,11 @@ CONF = ROOT / "conf"
 _CACHE = tempfile.mkdtemp(prefix="tailbench-cache-")
 os.environ["TAILBENCH_CACHE_DIR"] = _CACHE
 atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # in case a plugin imported NumPy or torch before the variables were set
+    from bench.run.record import set_threads
+
+    set_threads(1)
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 warnings.filterwarnings("ignore", category=FutureWarning)
