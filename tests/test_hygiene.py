@@ -81,7 +81,8 @@ def test_sweep_artifacts_hold_no_real_record(tmp_path):
     sweep = tmp_path / "sweep"
     overrides = [
         "generator=identity,independent",  # identity releases training rows; independent their values
-        "dataset.max_rows=600",
+        "profile=fast",  # light intervals, 600 rows ...
+        "attacks=default",  # ... and every attack artifact (vulnerable records, anonymeter, run.json fields)
         *(f"++attacks.anonymeter.{a}.n_attacks=50" for a in ("singling_out", "linkability", "inference")),
         f"hydra.sweep.dir={sweep}",
         f"cache.dir={tmp_path / 'cache'}",
