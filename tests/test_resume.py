@@ -71,7 +71,7 @@ def test_killed_sweep_resumes_without_losing_finished_cells(tmp_path):
         "-m",
         "profile=fast",
         "generator=independent,faker,gaussian_copula",
-        "seed=0,1",
+        "seed=0",
         "evaluation.utility.models=[hgb]",
         f"hydra.sweep.dir={sweep}",
         f"cache.dir={tmp_path / 'cache'}",
@@ -80,21 +80,21 @@ def test_killed_sweep_resumes_without_losing_finished_cells(tmp_path):
         args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     deadline = time.time() + 240
-    while time.time() < deadline and len(list(sweep.glob("*/run.json"))) < 2:
-        time.sleep(0.2)
+    while time.time() < deadline and len(list(sweep.glob("*/run.json"))) < 1:
+        time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)  # SIGKILL mid-sweep: no cleanup runs
     proc.wait()
     done_before = {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("*/run.json")}
-    assert 2 <= len(done_before) < 6, "the sweep should be killed part-way"
+    assert 1 <= len(done_before) < 3, "the sweep should be killed part-way"
     assert all(r["status"] == "ok" for r in done_before.values())  # no torn record is read as valid
     res = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     after = {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("*/run.json")}
-    assert len(after) == 6 and all(r["status"] == "ok" for r in after.values())
+    assert len(after) == 3 and all(r["status"] == "ok" for r in after.values())
     for job, rec in done_before.items():
         assert after[job]["run_id"] == rec["run_id"], f"job {job} was recomputed"
     table = pd.read_csv(sweep / "comparison.csv")
-    assert (table["runs"] == "2/2").all()
+    assert (table["runs"] == "1/1").all() and len(table) == 3
 
 
 @pytest.mark.slow
