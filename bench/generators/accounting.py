@@ -159,7 +159,9 @@ def calibrate_noise_multiplier(
     """The smallest sigma (to ``rel_tol``) whose :func:`replace_one_epsilon` is at most ``target_epsilon``.
 
     Two bisections on log sigma. The first runs on a coarse PLD grid (step
-    ``target / 1000``, at most :data:`SEARCH_DISCRETIZATION`; up to 80 times
+    ``target / 1000`` within [:data:`PLD_DISCRETIZATION`,
+    :data:`SEARCH_DISCRETIZATION`]; at the lower end it is the reported grid
+    and decides alone; up to 80 times
     cheaper per evaluation, and a few tenths of a percent off); the second
     brackets its answer within a factor ``1 + 2 rel_tol`` (widening
     geometrically while needed) and bisects again on the reported grid
@@ -201,15 +203,19 @@ def calibrate_noise_multiplier(
     while hi / lo > 1.0 + rel_tol:
         mid = math.sqrt(lo * hi)
         hi, lo = (mid, lo) if fits(mid, coarse) else (hi, mid)
+    if coarse == PLD_DISCRETIZATION:  # small targets: the search already ran on the reported grid
+        return float(hi)
     # fine: a verified bracket on the reported grid around the coarse answer, widened geometrically
-    step = 1.0 + 2.0 * rel_tol
+    step, failed = 1.0 + 2.0 * rel_tol, None
     while not fits(hi, PLD_DISCRETIZATION):
-        hi, step = hi * step, step * step
+        failed, hi, step = hi, hi * step, step * step  # failed: the largest sigma known to miss the target
         if hi > 1e6:
             raise ValueError(f"no noise multiplier up to 1e6 reaches epsilon {target_epsilon:g}")
-    lo, step = hi / step, step * step
-    while lo > 1e-3 and fits(lo, PLD_DISCRETIZATION):
-        hi, lo, step = lo, lo / step, step * step
+    lo = failed
+    if lo is None:
+        lo, step = hi / step, step * step
+        while lo > 1e-3 and fits(lo, PLD_DISCRETIZATION):
+            hi, lo, step = lo, lo / step, step * step
     while hi / lo > 1.0 + rel_tol:
         mid = math.sqrt(lo * hi)
         hi, lo = (mid, lo) if fits(mid, PLD_DISCRETIZATION) else (hi, mid)
