@@ -13,8 +13,9 @@ from pathlib import Path
 # workers' thread pools oversubscribe the cores (on 2 cores, four test files took 151 s with the libraries'
 # default threads and 131 s with one). Set before those libraries are imported; subprocesses inherit it.
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    for _lib in ("OMP", "MKL", "OPENBLAS", "POLARS_MAX", "NUMBA"):
-        os.environ[f"{_lib}_NUM_THREADS" if _lib != "POLARS_MAX" else "POLARS_MAX_THREADS"] = "1"
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[_var] = "1"
+    os.environ["POLARS_MAX_THREADS"] = "1"
 
 import pytest  # noqa: E402
 import yaml  # noqa: E402

@@ -110,7 +110,7 @@ def test_a_sweep_cell_and_evaluate_give_the_same_metrics_on_the_same_tables(tmp_
         seed=int(cfg.seed),
         dataset=ds,
     )
-    # every value, anonymeter's random-guess baselines included (seeded since e2e commit); the cell's costs are its own
+    # every value, anonymeter's random-guess baselines included (seeded in attacks/anonymeter.py); costs are the cell's
     assert cell["metric"].str.endswith("_baseline").any()
     a = cell[~cell["family"].eq("cost")].set_index(KEYS)["value"].sort_index()
     b = api.set_index(KEYS)["value"].sort_index()

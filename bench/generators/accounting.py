@@ -160,11 +160,11 @@ def calibrate_noise_multiplier(
 
     Two bisections on log sigma. The first runs on a coarse PLD grid (step
     ``target / 1000`` within [:data:`PLD_DISCRETIZATION`,
-    :data:`SEARCH_DISCRETIZATION`]; at the lower end it is the reported grid
-    and decides alone; up to 80 times
-    cheaper per evaluation, and a few tenths of a percent off); the second
-    brackets its answer within a factor ``1 + 2 rel_tol`` (widening
-    geometrically while needed) and bisects again on the reported grid
+    :data:`SEARCH_DISCRETIZATION`]: up to 80 times cheaper per evaluation and
+    a few tenths of a percent off; for targets up to 0.1 it is the reported
+    grid and the first bisection decides alone). The second brackets its
+    answer within a factor ``1 + 2 rel_tol`` (widening geometrically while
+    needed) and bisects again on the reported grid
     (:data:`PLD_DISCRETIZATION`). Only the second decides: the returned sigma
     is the upper end of a bracket ``[lo, hi]`` with ``hi / lo <= 1 + rel_tol``
     where ``replace_one_epsilon(hi) <= target < replace_one_epsilon(lo)`` on
@@ -184,6 +184,13 @@ def calibrate_noise_multiplier(
         eps = replace_one_epsilon(sigma, sample_rate, steps, delta, pure_epsilons, discretization=discretization)
         return eps <= target_epsilon
 
+    def bisect(lo: float, hi: float, discretization: float) -> float:
+        """Shrink ``[lo, hi]`` (lo misses the target, hi meets it) to ``hi / lo <= 1 + rel_tol``; its top."""
+        while hi / lo > 1.0 + rel_tol:
+            mid = math.sqrt(lo * hi)
+            hi, lo = (mid, lo) if fits(mid, discretization) else (hi, mid)
+        return hi
+
     floor = replace_one_epsilon(1.0, sample_rate, 0, delta, pure_epsilons)  # the pure releases alone
     if floor >= target_epsilon:
         raise ValueError(
@@ -200,9 +207,7 @@ def calibrate_noise_multiplier(
     lo = hi / 2.0
     while lo > 1e-3 and fits(lo, coarse):
         hi, lo = lo, lo / 2.0
-    while hi / lo > 1.0 + rel_tol:
-        mid = math.sqrt(lo * hi)
-        hi, lo = (mid, lo) if fits(mid, coarse) else (hi, mid)
+    hi = bisect(lo, hi, coarse)
     if coarse == PLD_DISCRETIZATION:  # small targets: the search already ran on the reported grid
         return float(hi)
     # fine: a verified bracket on the reported grid around the coarse answer, widened geometrically
@@ -216,10 +221,7 @@ def calibrate_noise_multiplier(
         lo, step = hi / step, step * step
         while lo > 1e-3 and fits(lo, PLD_DISCRETIZATION):
             hi, lo, step = lo, lo / step, step * step
-    while hi / lo > 1.0 + rel_tol:
-        mid = math.sqrt(lo * hi)
-        hi, lo = (mid, lo) if fits(mid, PLD_DISCRETIZATION) else (hi, mid)
-    return float(hi)
+    return float(bisect(lo, hi, PLD_DISCRETIZATION))
 
 
 def poisson_schedule(n: int, batch_size: int, epochs: int) -> tuple[float, int, int]:
